@@ -1,0 +1,9 @@
+//! # ebmpc
+//!
+//! Energy-based model-predictive planning for robots. This root package holds the command-line
+//! interface and the glue between the member crates: `sim` (the rapier3d test bed), `world_model`,
+//! `planner` and `kernels`. No algorithm lives here; see `../shared/DESIGN.md` for the layout.
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod progress;
