@@ -19,8 +19,35 @@ enum Command {
     Collect(commands::collect::Args),
 }
 
+/// Parses the command line; usage errors come out as one line on stderr with exit status 2.
+fn parse() -> Result<Cli, std::process::ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => {
+                let text = e.render().to_string();
+                let line: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                eprintln!("{}", line.join(" "));
+                Err(std::process::ExitCode::from(2))
+            }
+        },
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match &cli.command {
         Command::Sim(a) => commands::sim::run(a),
         Command::Collect(a) => commands::collect::run(a),

@@ -12,15 +12,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     env.reset(seed);
     policy.reset(seed);
     println!("goal {:?}", env.setup().map(|s| s.goal));
-    loop {
-        let Some(view) = PolicyView::of(&env) else { break };
+    while let Some(view) = PolicyView::of(&env) {
         let a = policy.act(&view);
         let out = env.step(&a)?;
         let s = env.state().ok_or("no state")?;
         println!(
             "{:3} a=[{:+.2} {:+.2} {:+.2} {:+.0}] palm=[{:.3} {:.3} {:.3}] gap={:.3} cube=[{:.3} {:.3} {:.3}] d={:.3}",
-            out.info.steps, a[0], a[1], a[2], a[3], s.palm_pos[0], s.palm_pos[1], s.palm_pos[2],
-            s.finger_gap, s.cube_pos[0], s.cube_pos[1], s.cube_pos[2], out.info.distance
+            out.info.steps,
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            s.palm_pos[0],
+            s.palm_pos[1],
+            s.palm_pos[2],
+            s.finger_gap,
+            s.cube_pos[0],
+            s.cube_pos[1],
+            s.cube_pos[2],
+            out.info.distance
         );
         if out.terminated || out.truncated {
             println!("success={}", out.info.success);

@@ -57,11 +57,11 @@ pub struct SceneConfig {
     pub depth_width: usize,
     /// Depth image height in pixels (4..=256). Default 32.
     pub depth_height: usize,
-    /// Depth camera position in m. Default `[0, -0.45, 0.55]`.
+    /// Depth camera position in m. Default `[0, -0.3, 0.6]`.
     pub camera_pos: [f32; 3],
     /// Point the depth camera looks at, in m. Default `[0, 0, 0.03]`.
     pub camera_target: [f32; 3],
-    /// Vertical field of view of the depth camera in degrees (10..=120). Default 60.
+    /// Vertical field of view of the depth camera in degrees (10..=120). Default 50.
     pub camera_fov_deg: f32,
     /// Depth reported where a ray hits nothing, in m (0.1..=10). Default 1.5.
     pub max_depth: f32,
@@ -90,9 +90,9 @@ impl Default for SceneConfig {
             object_region: 0.15,
             depth_width: 32,
             depth_height: 32,
-            camera_pos: [0.0, -0.45, 0.55],
+            camera_pos: [0.0, -0.3, 0.6],
             camera_target: [0.0, 0.0, 0.03],
-            camera_fov_deg: 60.0,
+            camera_fov_deg: 50.0,
             max_depth: 1.5,
         }
     }
@@ -166,7 +166,12 @@ fn check(key: &str, ok: bool, value: impl ToString, expected: &str) -> Result<()
 }
 
 fn in_range(key: &str, v: f32, lo: f32, hi: f32) -> Result<()> {
-    check(key, v.is_finite() && v >= lo && v <= hi, v, &format!("{lo} ..= {hi}"))
+    check(
+        key,
+        v.is_finite() && v >= lo && v <= hi,
+        v,
+        &format!("{lo} ..= {hi}"),
+    )
 }
 
 fn count_in_range(key: &str, v: usize, lo: usize, hi: usize) -> Result<()> {
@@ -195,7 +200,7 @@ impl SceneConfig {
         )?;
         check(
             "scene.control_hz",
-            self.physics_hz % self.control_hz == 0,
+            self.physics_hz.is_multiple_of(self.control_hz),
             self.control_hz,
             &format!("a divisor of physics_hz = {}", self.physics_hz),
         )?;
@@ -204,7 +209,12 @@ impl SceneConfig {
         in_range("scene.cube_size", self.cube_size, 0.01, 0.08)?;
         in_range("scene.cube_mass", self.cube_mass, 0.005, 2.0)?;
         in_range("scene.cube_friction", self.cube_friction, 0.0, 3.0)?;
-        in_range("scene.cube_max_yaw", self.cube_max_yaw, 0.0, std::f32::consts::PI)?;
+        in_range(
+            "scene.cube_max_yaw",
+            self.cube_max_yaw,
+            0.0,
+            std::f32::consts::PI,
+        )?;
         in_range("scene.finger_mass", self.finger_mass, 0.01, 2.0)?;
         in_range("scene.finger_friction", self.finger_friction, 0.0, 3.0)?;
         in_range("scene.max_gap", self.max_gap, self.cube_size + 0.01, 0.2)?;

@@ -134,13 +134,33 @@ impl Dataset {
         let ad = self.meta.action_dim;
         let success: Vec<u8> = self.success.iter().map(|&s| s as u8).collect();
         let bufs: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = vec![
-            ("observations", Dtype::F32, vec![e + t, od], f32_bytes(&self.observations)),
-            ("goal_observations", Dtype::F32, vec![e, od], f32_bytes(&self.goal_observations)),
+            (
+                "observations",
+                Dtype::F32,
+                vec![e + t, od],
+                f32_bytes(&self.observations),
+            ),
+            (
+                "goal_observations",
+                Dtype::F32,
+                vec![e, od],
+                f32_bytes(&self.goal_observations),
+            ),
             ("actions", Dtype::F32, vec![t, ad], f32_bytes(&self.actions)),
             ("rewards", Dtype::F32, vec![t], f32_bytes(&self.rewards)),
-            ("episode_lengths", Dtype::U64, vec![e], u64_bytes(&self.episode_lengths)),
+            (
+                "episode_lengths",
+                Dtype::U64,
+                vec![e],
+                u64_bytes(&self.episode_lengths),
+            ),
             ("success", Dtype::U8, vec![e], success),
-            ("episode_seeds", Dtype::U64, vec![e], u64_bytes(&self.episode_seeds)),
+            (
+                "episode_seeds",
+                Dtype::U64,
+                vec![e],
+                u64_bytes(&self.episode_seeds),
+            ),
         ];
         let err = |m: String| SimError::Dataset {
             path: "<memory>".into(),
@@ -198,7 +218,12 @@ impl Dataset {
             )));
         }
         let st = SafeTensors::deserialize(bytes).map_err(|e| err(e.to_string()))?;
-        let (e, t, od, ad) = (meta.episodes, meta.transitions, meta.obs_dim, meta.action_dim);
+        let (e, t, od, ad) = (
+            meta.episodes,
+            meta.transitions,
+            meta.obs_dim,
+            meta.action_dim,
+        );
         if meta.obs_layout.dim() != od {
             return Err(err(format!(
                 "obs_layout covers {} floats but obs_dim is {od}",
@@ -225,7 +250,9 @@ impl Dataset {
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
             match v.iter().position(|x| !x.is_finite()) {
-                Some(i) => Err(err(format!("tensor `{name}` has a non-finite value at {i}"))),
+                Some(i) => Err(err(format!(
+                    "tensor `{name}` has a non-finite value at {i}"
+                ))),
                 None => Ok(v),
             }
         };
@@ -241,7 +268,10 @@ impl Dataset {
             actions: f32s("actions", &[t, ad])?,
             rewards: f32s("rewards", &[t])?,
             episode_lengths: u64s("episode_lengths", &[e])?,
-            success: get("success", Dtype::U8, &[e])?.iter().map(|&b| b != 0).collect(),
+            success: get("success", Dtype::U8, &[e])?
+                .iter()
+                .map(|&b| b != 0)
+                .collect(),
             episode_seeds: u64s("episode_seeds", &[e])?,
             meta,
         };

@@ -104,7 +104,12 @@ impl Env {
     pub fn reset(&mut self, seed: u64) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let setup = self.task.draw(&self.cfg, &mut rng);
-        let scene = Scene::new(&self.cfg.scene, setup.palm_start, setup.cube_xy, setup.cube_yaw);
+        let scene = Scene::new(
+            &self.cfg.scene,
+            setup.palm_start,
+            setup.cube_xy,
+            setup.cube_yaw,
+        );
         self.scene = Some(scene);
         self.episode = Some(Episode {
             setup,
@@ -144,7 +149,9 @@ impl Env {
         let state = scene.state();
         ep.progress.lifted |= TaskKind::is_lifted(&self.cfg, &state);
         ep.progress.touching = scene.fingers_touch_cube();
-        let success = self.task.success(&self.cfg, &state, ep.setup.goal, &ep.progress);
+        let success = self
+            .task
+            .success(&self.cfg, &state, ep.setup.goal, &ep.progress);
         let distance = self.task.distance(&state, ep.setup.goal);
         let steps = ep.steps;
         let budget = self.task.budget(&self.cfg.task);

@@ -199,7 +199,8 @@ impl Expert {
         for _ in 0..MAX_TRANSITIONS {
             match self.phase {
                 Phase::Push => {
-                    if lateral > 0.012 || along > 0.01 || along < -0.03 || p[2] > push_z + 0.005 {
+                    if lateral > 0.012 || !(-0.03..=0.01).contains(&along) || p[2] > push_z + 0.005
+                    {
                         self.phase = Phase::Approach;
                         continue;
                     }

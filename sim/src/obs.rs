@@ -66,7 +66,8 @@ pub const STATE_FIELDS: [(&str, usize); 7] = [
 ];
 
 /// Proprioceptive fields appended to the depth image, in order.
-pub const PROPRIO_FIELDS: [(&str, usize); 3] = [("palm_pos", 3), ("palm_vel", 3), ("finger_gap", 1)];
+pub const PROPRIO_FIELDS: [(&str, usize); 3] =
+    [("palm_pos", 3), ("palm_vel", 3), ("finger_gap", 1)];
 
 /// The index layout of an observation vector.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -53,10 +53,7 @@ pub fn run_episode(
         rec.observations.extend_from_slice(&first);
         rec.goal_observation = env.goal_observation()?;
     }
-    loop {
-        let Some(view) = PolicyView::of(env) else {
-            break;
-        };
+    while let Some(view) = PolicyView::of(env) {
         let action = policy.act(&view).map(|v| v.clamp(-1.0, 1.0));
         let out = env.step(&action)?;
         rec.steps += 1;

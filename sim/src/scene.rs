@@ -178,7 +178,11 @@ impl Scene {
         let start = self.palm_target;
         let goal = clamp_to_workspace(
             &self.cfg,
-            [start[0] + delta[0], start[1] + delta[1], start[2] + delta[2]],
+            [
+                start[0] + delta[0],
+                start[1] + delta[1],
+                start[2] + delta[2],
+            ],
         );
         let n = self.cfg.substeps();
         for k in 1..=n {

@@ -96,10 +96,7 @@ impl TaskKind {
         let s = &cfg.scene;
         let r = s.object_region;
         let mut uni = |lo: f32, hi: f32| lo + (hi - lo) * rng.random::<f32>();
-        let palm_start = clamp_to_workspace(
-            s,
-            [uni(-0.1, 0.1), uni(-0.1, 0.1), uni(0.18, 0.25)],
-        );
+        let palm_start = clamp_to_workspace(s, [uni(-0.1, 0.1), uni(-0.1, 0.1), uni(0.18, 0.25)]);
         let cube_xy = [uni(-r, r), uni(-r, r)];
         let cube_yaw = uni(-s.cube_max_yaw, s.cube_max_yaw);
         let half = s.cube_size / 2.0;

@@ -7,6 +7,7 @@ use sim::{ObsMode, PolicyKind, SimConfig, TaskKind};
 
 /// Options that pick a task, a policy and the episodes to run.
 #[derive(clap::Args, Debug, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct EpisodeArgs {
     /// Task: reach, push or pick_place.
     #[arg(long, value_parser = parse_task)]
