@@ -92,6 +92,7 @@ fn collected_file_reads_back_and_matches_the_format_doc() {
             .replace('T', &t.to_string())
             .replace('D', "20")
             .replace('A', "4")
+            .replace('S', "20")
     };
     for (name, dtype, shape) in doc {
         let v = st

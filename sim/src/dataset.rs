@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{SceneConfig, TaskParams};
 use crate::error::{Result, SimError};
-use crate::obs::ObsLayout;
+use crate::obs::{ObsLayout, STATE_DIM};
 use crate::rollout::EpisodeRecord;
 
 /// Format name stored in the metadata.
@@ -66,6 +66,8 @@ pub struct Dataset {
     /// Observations, shape `(episodes + transitions, obs_dim)`: episode `i` holds
     /// `episode_lengths[i] + 1` consecutive rows.
     pub observations: Vec<f32>,
+    /// Privileged `state` rows for every observation row, shape `(episodes + transitions, 20)`.
+    pub states: Vec<f32>,
     /// Goal observations, shape `(episodes, obs_dim)`.
     pub goal_observations: Vec<f32>,
     /// Actions, shape `(transitions, action_dim)`: episode `i` holds `episode_lengths[i]` rows.
@@ -93,6 +95,7 @@ impl Dataset {
     pub fn from_episodes(mut meta: DatasetMeta, episodes: &[EpisodeRecord]) -> Self {
         let mut d = Dataset {
             observations: Vec::new(),
+            states: Vec::new(),
             goal_observations: Vec::new(),
             actions: Vec::new(),
             rewards: Vec::new(),
@@ -103,6 +106,7 @@ impl Dataset {
         };
         for e in episodes {
             d.observations.extend_from_slice(&e.observations);
+            d.states.extend_from_slice(&e.states);
             d.goal_observations.extend_from_slice(&e.goal_observation);
             d.actions.extend_from_slice(&e.actions);
             d.rewards.extend_from_slice(&e.rewards);
@@ -139,6 +143,12 @@ impl Dataset {
                 Dtype::F32,
                 vec![e + t, od],
                 f32_bytes(&self.observations),
+            ),
+            (
+                "states",
+                Dtype::F32,
+                vec![e + t, STATE_DIM],
+                f32_bytes(&self.states),
             ),
             (
                 "goal_observations",
@@ -264,6 +274,7 @@ impl Dataset {
         };
         let d = Dataset {
             observations: f32s("observations", &[e + t, od])?,
+            states: f32s("states", &[e + t, STATE_DIM])?,
             goal_observations: f32s("goal_observations", &[e, od])?,
             actions: f32s("actions", &[t, ad])?,
             rewards: f32s("rewards", &[t])?,
@@ -282,8 +293,8 @@ impl Dataset {
             )));
         }
         let names = st.names().len();
-        if names != 7 {
-            return Err(err(format!("{names} tensors, expected 7")));
+        if names != 8 {
+            return Err(err(format!("{names} tensors, expected 8")));
         }
         Ok(d)
     }

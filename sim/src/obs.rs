@@ -65,6 +65,9 @@ pub const STATE_FIELDS: [(&str, usize); 7] = [
     ("cube_angvel", 3),
 ];
 
+/// Floats in a `state` observation.
+pub const STATE_DIM: usize = 20;
+
 /// Proprioceptive fields appended to the depth image, in order.
 pub const PROPRIO_FIELDS: [(&str, usize); 3] =
     [("palm_pos", 3), ("palm_vel", 3), ("finger_gap", 1)];

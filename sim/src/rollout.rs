@@ -2,6 +2,7 @@
 
 use crate::env::{ACTION_DIM, Env};
 use crate::error::Result;
+use crate::obs::{STATE_DIM, write_state};
 use crate::policy::{Policy, PolicyView};
 
 /// One finished episode.
@@ -12,6 +13,9 @@ pub struct EpisodeRecord {
     /// Observations, shape `(steps + 1, obs_dim)`: the first after reset, then one per step.
     /// Empty when recording was off.
     pub observations: Vec<f32>,
+    /// Privileged `state` observations (docs/observations.md), shape `(steps + 1, 20)`, whatever
+    /// the observation mode: ground truth for probes and oracles. Empty when recording was off.
+    pub states: Vec<f32>,
     /// Goal observation, shape `(obs_dim,)`. Empty when recording was off.
     pub goal_observation: Vec<f32>,
     /// Actions as applied (clipped to `[-1, 1]`), shape `(steps, 4)`. Empty when recording was off.
@@ -41,6 +45,7 @@ pub fn run_episode(
     let mut rec = EpisodeRecord {
         seed,
         observations: Vec::new(),
+        states: Vec::new(),
         goal_observation: Vec::new(),
         actions: Vec::new(),
         rewards: Vec::new(),
@@ -51,6 +56,7 @@ pub fn run_episode(
     };
     if record {
         rec.observations.extend_from_slice(&first);
+        push_state(env, &mut rec.states);
         rec.goal_observation = env.goal_observation()?;
     }
     while let Some(view) = PolicyView::of(env) {
@@ -61,6 +67,7 @@ pub fn run_episode(
         rec.final_distance = out.info.distance;
         if record {
             rec.observations.extend_from_slice(&out.obs);
+            push_state(env, &mut rec.states);
             rec.actions.extend_from_slice(&action[..ACTION_DIM]);
             rec.rewards.push(out.reward);
         }
@@ -70,4 +77,12 @@ pub fn run_episode(
         }
     }
     Ok(rec)
+}
+
+fn push_state(env: &Env, out: &mut Vec<f32>) {
+    if let Some(s) = env.state() {
+        let mut row = [0.0f32; STATE_DIM];
+        write_state(&s, &mut row);
+        out.extend_from_slice(&row);
+    }
 }
