@@ -13,10 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use planner::{AnyOptimizer, CpuRollout, Dims, Energy, Optimizer, OptimizerConfig, OptimizerKind, Problem, Rollout, SolveStats};
+use planner::{
+    AnyOptimizer, CpuRollout, Dims, Energy, Optimizer, OptimizerConfig, OptimizerKind, Problem,
+    Rollout, SolveStats,
+};
 use serde::Serialize;
-use world_model::w1::{W1_ACTION_DIM, W1_ACTION_WEIGHT, W1_HORIZON, W1_LATENT_DIM};
 use world_model::W1Workload;
+use world_model::w1::{W1_ACTION_DIM, W1_ACTION_WEIGHT, W1_HORIZON, W1_LATENT_DIM};
 
 /// Time one planner on the W1 workload.
 #[derive(clap::Args, Debug)]
@@ -101,7 +104,9 @@ fn nominal_rows(cfg: &OptimizerConfig, horizon: usize) -> usize {
             })
             .sum(),
         OptimizerConfig::Gradient(c) => grad_rows(c),
-        OptimizerConfig::Hybrid(c) => c.sampler.num_samples * c.sampler.iterations + grad_rows(&c.refine),
+        OptimizerConfig::Hybrid(c) => {
+            c.sampler.num_samples * c.sampler.iterations + grad_rows(&c.refine)
+        }
     };
     rows * horizon
 }
@@ -118,13 +123,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub fn run(args: &Args) -> Result<()> {
     let kind = OptimizerKind::from_name(&args.planner)?;
     anyhow::ensure!(args.calls >= 1, "--calls must be at least 1");
-    let w = W1Workload::open(&args.workload).with_context(|| format!("loading {}", args.workload.display()))?;
-    let dims = Dims { horizon: W1_HORIZON, action_dim: W1_ACTION_DIM, latent_dim: W1_LATENT_DIM };
+    let w = W1Workload::open(&args.workload)
+        .with_context(|| format!("loading {}", args.workload.display()))?;
+    let dims = Dims {
+        horizon: W1_HORIZON,
+        action_dim: W1_ACTION_DIM,
+        latent_dim: W1_LATENT_DIM,
+    };
     let mut energy = Energy::terminal_l2(w.zg.clone(), W1_ACTION_DIM);
     energy.magnitude_weight = W1_ACTION_WEIGHT;
     let cfg = kind.default_config();
     let step_flops = w.model.step_flops() as f64;
-    let mut rollout = CpuRollout::new_differentiable(Arc::new(w.model.clone()), W1_HORIZON, cfg.max_batch(), args.threads)?;
+    let mut rollout = CpuRollout::new_differentiable(
+        Arc::new(w.model.clone()),
+        W1_HORIZON,
+        cfg.max_batch(),
+        args.threads,
+    )?;
     let warm = vec![0.0f32; dims.plan_len()];
     let mut plan = vec![0.0f32; dims.plan_len()];
     let mut stats = SolveStats::with_capacity(256);
@@ -132,7 +147,12 @@ pub fn run(args: &Args) -> Result<()> {
     let mut energies = Vec::with_capacity(args.calls);
     for call in 0..args.warmup + args.calls {
         let mut opt = AnyOptimizer::new(with_seed(&cfg, call as u64), dims)?;
-        let problem = Problem { z0: &w.z0, energy: &energy, warm_start: &warm, deadline: None };
+        let problem = Problem {
+            z0: &w.z0,
+            energy: &energy,
+            warm_start: &warm,
+            deadline: None,
+        };
         let t0 = Instant::now();
         opt.plan(&mut rollout, &problem, &mut plan, &mut stats)?;
         let dt = t0.elapsed().as_secs_f64() * 1e3;

@@ -1,0 +1,31 @@
+//! World models for `ebmpc`: the seam the planner calls, and a batched MLP behind it.
+//!
+//! - [`seam`]: the [`WorldModel`] and [`DifferentiableWorldModel`] traits.
+//! - [`mlp`]: a multilayer perceptron (tanh, GELU, ReLU, SiLU, optional LayerNorm) with a
+//!   hand-written vector-Jacobian product, evaluated in cache-sized row blocks.
+//! - [`packed`]: the packed, register-blocked matrix product under every layer.
+//! - [`activation`]: activations and a fast vectorized `tanh`.
+//! - [`probe`]: FMA-peak and packed-product rate probes for benchmarks.
+//! - [`model`]: [`MlpWorldModel`], an optional encoder plus a residual predictor.
+//! - [`io`]: safetensors reading with shape, dtype and finiteness checks.
+//! - [`w1`]: the W1 reference workload.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod error;
+pub mod io;
+pub mod mlp;
+pub mod model;
+pub mod packed;
+pub mod probe;
+pub mod seam;
+pub mod w1;
+
+pub use activation::Activation;
+pub use error::ModelError;
+pub use io::TensorFile;
+pub use mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
+pub use model::MlpWorldModel;
+pub use seam::{DifferentiableWorldModel, ModelDims, WorldModel};
+pub use w1::W1Workload;
