@@ -17,6 +17,12 @@ enum Command {
     Sim(commands::sim::Args),
     /// Record scripted-policy episodes into a safetensors dataset.
     Collect(commands::collect::Args),
+    /// Train a JEPA-style world model on a collected dataset.
+    Train(commands::train::Args),
+    /// Evaluate a trained model: prediction error, linear probes, collapse indicators.
+    EvalModel(commands::eval_model::Args),
+    /// Time the planners on the W1 reference workload (3 warm-ups, 20 timed calls).
+    PlanBench(commands::plan_bench::Args),
 }
 
 /// Parses the command line; usage errors come out as one line on stderr with exit status 2.
@@ -51,6 +57,9 @@ fn main() -> std::process::ExitCode {
     let result = match &cli.command {
         Command::Sim(a) => commands::sim::run(a),
         Command::Collect(a) => commands::collect::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::EvalModel(a) => commands::eval_model::run(a),
+        Command::PlanBench(a) => commands::plan_bench::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

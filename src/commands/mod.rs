@@ -2,4 +2,8 @@
 
 pub mod collect;
 pub mod common;
+pub mod data;
+pub mod eval_model;
+pub mod plan_bench;
 pub mod sim;
+pub mod train;

@@ -64,6 +64,9 @@ pub enum ModelError {
     /// The architecture description itself is inconsistent.
     #[error("invalid architecture: {0}")]
     InvalidSpec(String),
+    /// A model or checkpoint does not fit what the caller has (observation layout, config).
+    #[error("incompatible: {0}")]
+    Incompatible(String),
     /// A buffer passed to a model method has the wrong length.
     #[error("buffer `{name}` has length {found}, expected {expected}")]
     BufferLength {

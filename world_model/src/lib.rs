@@ -20,6 +20,7 @@ pub mod model;
 pub mod packed;
 pub mod probe;
 pub mod seam;
+pub mod train;
 pub mod w1;
 
 pub use activation::Activation;

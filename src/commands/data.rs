@@ -1,0 +1,29 @@
+//! Glue between the simulator's dataset files and the world model's training sequences.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sim::dataset::Dataset;
+use world_model::train::data::Sequences;
+
+/// Loads a dataset file and converts it to training sequences (observations, actions, states).
+pub fn load_sequences(path: &Path) -> Result<(Dataset, Sequences)> {
+    let d = Dataset::load(path).with_context(|| format!("reading dataset {}", path.display()))?;
+    let lengths: Vec<usize> = d.episode_lengths.iter().map(|&l| l as usize).collect();
+    let seqs = Sequences::new(
+        d.meta.obs_dim,
+        d.meta.action_dim,
+        d.observations.clone(),
+        d.actions.clone(),
+        d.states.clone(),
+        sim::obs::STATE_DIM,
+        &lengths,
+    )
+    .with_context(|| format!("dataset {}", path.display()))?;
+    Ok((d, seqs))
+}
+
+/// The dataset's observation layout as JSON, the form a model file stores and checks.
+pub fn layout_json(d: &Dataset) -> Result<serde_json::Value> {
+    Ok(serde_json::to_value(&d.meta.obs_layout)?)
+}

@@ -1,0 +1,181 @@
+//! `ebmpc train` and `ebmpc eval-model` end to end on a tiny dataset: a killed-and-resumed run
+//! writes the same model as an uninterrupted one, and eval-model reports what it promises.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ebmpc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ebmpc"))
+        .args(args)
+        .output()
+        .expect("run ebmpc")
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+const TINY: &str = "[model]\nlatent_dim = 8\nencoder_hidden = [32]\npredictor_hidden = [32]\n\
+[train]\nepochs = 2\nsteps_per_epoch = 5\nbatch_size = 16\nrollout_steps = 4\nwarmup_steps = 2\n";
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn resumed_training_writes_the_same_model_and_eval_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.safetensors");
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    ok(ebmpc(&[
+        "collect",
+        "--task",
+        "pick_place",
+        "--policy",
+        "noisy",
+        "--episodes",
+        "12",
+        "--seed",
+        "0",
+        "--out",
+        s(&data),
+    ]));
+
+    let straight = dir.path().join("a.safetensors");
+    ok(ebmpc(&[
+        "train",
+        "--data",
+        s(&data),
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&straight),
+    ]));
+
+    let resumed = dir.path().join("b.safetensors");
+    let first = ok(ebmpc(&[
+        "train",
+        "--data",
+        s(&data),
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&resumed),
+        "--stop-after",
+        "1",
+    ]));
+    assert!(!resumed.exists(), "model written before training finished");
+    assert!(String::from_utf8_lossy(&first.stderr).contains("--resume"));
+    ok(ebmpc(&[
+        "train",
+        "--data",
+        s(&data),
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&resumed),
+        "--resume",
+    ]));
+    let (a, b) = (
+        std::fs::read(&straight).unwrap(),
+        std::fs::read(&resumed).unwrap(),
+    );
+    // The metadata names the output-independent data path, so the files must match byte for byte.
+    assert_eq!(a, b, "resumed model differs from the uninterrupted one");
+
+    // One JSON line per epoch, across the interruption.
+    let log = std::fs::read_to_string(dir.path().join("b.safetensors.log.jsonl")).unwrap();
+    let epochs: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(epochs, vec![1, 2]);
+
+    let out = ok(ebmpc(&[
+        "eval-model",
+        "--model",
+        s(&straight),
+        "--data",
+        s(&data),
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ks: Vec<u64> = v["k_step_ratio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(ks, vec![1, 4, 8, 16]);
+    let probes: Vec<&str> = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(probes, vec!["palm_pos", "cube_pos"]);
+    assert_eq!(v["latent_std"].as_array().unwrap().len(), 8);
+    assert!(v["effective_rank"].as_f64().unwrap() >= 1.0);
+
+    // A depth dataset does not fit a state model: refused, and the message says why.
+    let depth = dir.path().join("depth.safetensors");
+    ok(ebmpc(&[
+        "collect",
+        "--task",
+        "pick_place",
+        "--episodes",
+        "2",
+        "--obs",
+        "depth",
+        "--out",
+        s(&depth),
+    ]));
+    let out = ebmpc(&["eval-model", "--model", s(&straight), "--data", s(&depth)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("observation layout"), "{err}");
+}
+
+#[test]
+fn bad_training_inputs_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ebmpc(&[
+        "train",
+        "--data",
+        "/nonexistent.safetensors",
+        "--out",
+        "/tmp/x",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent.safetensors") && !err.contains("panicked"),
+        "{err}"
+    );
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[train]\nlr = -1.0\n").unwrap();
+    let out = ebmpc(&[
+        "train",
+        "--data",
+        "x",
+        "--config",
+        s(&cfg),
+        "--out",
+        "/tmp/x",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("train.lr") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}

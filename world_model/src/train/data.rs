@@ -1,0 +1,156 @@
+//! Training sequences: observations and actions grouped by episode, the train/validation split,
+//! and the per-dimension observation normalization.
+
+use crate::error::{ModelError, check_len};
+
+/// One episode's position in [`Sequences`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First observation row.
+    pub obs_start: usize,
+    /// First action row.
+    pub act_start: usize,
+    /// Actions in the episode (it has `len + 1` observations).
+    pub len: usize,
+}
+
+/// Episodes of observations and actions (the content of a dataset file, without the simulator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequences {
+    /// Floats per observation.
+    pub obs_dim: usize,
+    /// Floats per action.
+    pub action_dim: usize,
+    /// Observations, `(rows, obs_dim)`.
+    pub obs: Vec<f32>,
+    /// Actions, `(rows, action_dim)`.
+    pub actions: Vec<f32>,
+    /// Privileged state per observation row, `(rows, state_dim)`, for probes; may be empty.
+    pub states: Vec<f32>,
+    /// Floats per state row (0 when `states` is empty).
+    pub state_dim: usize,
+    /// Episodes in order.
+    pub spans: Vec<Span>,
+}
+
+impl Sequences {
+    /// Builds the spans from per-episode action counts and checks every length.
+    pub fn new(
+        obs_dim: usize,
+        action_dim: usize,
+        obs: Vec<f32>,
+        actions: Vec<f32>,
+        states: Vec<f32>,
+        state_dim: usize,
+        lengths: &[usize],
+    ) -> Result<Self, ModelError> {
+        let mut spans = Vec::with_capacity(lengths.len());
+        let (mut o, mut a) = (0, 0);
+        for &len in lengths {
+            spans.push(Span {
+                obs_start: o,
+                act_start: a,
+                len,
+            });
+            o += len + 1;
+            a += len;
+        }
+        check_len("obs", obs.len(), o * obs_dim)?;
+        check_len("actions", actions.len(), a * action_dim)?;
+        if !states.is_empty() {
+            check_len("states", states.len(), o * state_dim)?;
+        }
+        Ok(Self {
+            obs_dim,
+            action_dim,
+            obs,
+            actions,
+            states,
+            state_dim,
+            spans,
+        })
+    }
+
+    /// Observation `t` of episode `e`, `(obs_dim,)`.
+    pub fn obs_at(&self, e: usize, t: usize) -> &[f32] {
+        let r = self.spans[e].obs_start + t;
+        &self.obs[r * self.obs_dim..(r + 1) * self.obs_dim]
+    }
+
+    /// Action `t` of episode `e`, `(action_dim,)`.
+    pub fn action_at(&self, e: usize, t: usize) -> &[f32] {
+        let r = self.spans[e].act_start + t;
+        &self.actions[r * self.action_dim..(r + 1) * self.action_dim]
+    }
+
+    /// State `t` of episode `e`, `(state_dim,)`; empty if no states were given.
+    pub fn state_at(&self, e: usize, t: usize) -> &[f32] {
+        if self.states.is_empty() {
+            return &[];
+        }
+        let r = self.spans[e].obs_start + t;
+        &self.states[r * self.state_dim..(r + 1) * self.state_dim]
+    }
+
+    /// Splits episode indices into (train, validation): the last `ceil(fraction * n)` episodes
+    /// are held out (at least one each when there are two or more episodes).
+    pub fn split(&self, fraction: f32) -> (Vec<usize>, Vec<usize>) {
+        let n = self.spans.len();
+        let mut held = ((fraction * n as f32).ceil() as usize).min(n.saturating_sub(1));
+        if fraction > 0.0 && n >= 2 {
+            held = held.max(1);
+        }
+        ((0..n - held).collect(), (n - held..n).collect())
+    }
+}
+
+/// Per-dimension observation normalization `(obs - mean) / std`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalizer {
+    /// `(obs_dim,)`
+    pub mean: Vec<f32>,
+    /// `(obs_dim,)`, at least [`Normalizer::MIN_STD`].
+    pub std: Vec<f32>,
+}
+
+impl Normalizer {
+    /// Floor of the stored standard deviation (constant dimensions would divide by zero).
+    pub const MIN_STD: f32 = 1e-3;
+
+    /// Statistics of the observations of `episodes`, accumulated in f64.
+    pub fn fit(seqs: &Sequences, episodes: &[usize]) -> Self {
+        let d = seqs.obs_dim;
+        let mut sum = vec![0.0f64; d];
+        let mut sq = vec![0.0f64; d];
+        let mut n = 0usize;
+        for &e in episodes {
+            for t in 0..=seqs.spans[e].len {
+                for (j, &v) in seqs.obs_at(e, t).iter().enumerate() {
+                    sum[j] += v as f64;
+                    sq[j] += (v as f64) * (v as f64);
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let std = sum
+            .iter()
+            .zip(&sq)
+            .map(|(s, q)| {
+                let m = s / n;
+                ((q / n - m * m).max(0.0).sqrt() as f32).max(Self::MIN_STD)
+            })
+            .collect();
+        Self { mean, std }
+    }
+
+    /// Normalizes `obs`, `(rows, obs_dim)`, into `out` of the same shape.
+    pub fn apply(&self, obs: &[f32], out: &mut [f32]) {
+        let d = self.mean.len();
+        for (i, (o, &x)) in out.iter_mut().zip(obs).enumerate() {
+            let j = i % d;
+            *o = (x - self.mean[j]) / self.std[j];
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The trained-model file: safetensors with PyTorch `state_dict` names and JSON metadata.
+//!
+//! Tensors: `encoder.{i}.weight` `[out, in]`, `encoder.{i}.bias` `[out]`,
+//! `encoder.{i}.norm.weight` / `.norm.bias` `[out]` (hidden layers, when LayerNorm is on), the
+//! same under `predictor.`, and `normalizer.mean`, `normalizer.std` `[obs_dim]`. The encoder reads
+//! normalized observations `(obs - mean) / std`; [`load_model`] folds the normalization into the
+//! first encoder layer, so the loaded [`MlpWorldModel`] takes raw observations. Metadata: one
+//! key, [`META_KEY`], holding [`ModelMeta`] as JSON. `docs/model_format.md` documents it.
+
+use std::collections::HashMap;
+
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+use crate::io::TensorFile;
+use crate::mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
+use crate::model::MlpWorldModel;
+use crate::train::config::TrainConfig;
+use crate::train::trainer::Trainer;
+
+/// Format name in the metadata.
+pub const MODEL_FORMAT: &str = "ebmpc-model";
+/// Current format version.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Metadata key holding [`ModelMeta`] as JSON.
+pub const META_KEY: &str = "ebmpc_model";
+
+/// Model metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMeta {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// [`MODEL_FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// Observation width.
+    pub obs_dim: usize,
+    /// Latent width.
+    pub latent_dim: usize,
+    /// Action width.
+    pub action_dim: usize,
+    /// Encoder architecture (input: normalized observation).
+    pub encoder: MlpSpec,
+    /// Predictor architecture (input: `[z, a]`, output added to `z`).
+    pub predictor: MlpSpec,
+    /// Observation mode (`state` or `depth`).
+    pub obs_mode: String,
+    /// The observation layout the model was trained on (as the dataset stores it).
+    pub obs_layout: serde_json::Value,
+    /// How observations are normalized before the encoder.
+    pub normalization: String,
+    /// Training configuration, if the model was trained here.
+    pub training: Option<TrainConfig>,
+    /// Optimizer steps taken.
+    pub trained_steps: u64,
+    /// Where the training data came from (dataset path, task, policy, episodes).
+    pub source: serde_json::Value,
+}
+
+/// A loaded model: metadata plus the inference model (normalization folded in).
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// Metadata.
+    pub meta: ModelMeta,
+    /// Encoder (raw observations in) and residual predictor.
+    pub model: MlpWorldModel,
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Serializes named tensors `(name, shape, values)` with one JSON metadata entry.
+pub fn tensors_to_bytes(
+    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    meta_key: &str,
+    meta_json: String,
+) -> Result<Vec<u8>, ModelError> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| f32_bytes(v)).collect();
+    let mut views = Vec::new();
+    for ((name, shape, _), data) in tensors.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, shape.clone(), data)
+            .map_err(|e| ModelError::Format(format!("{name}: {e}")))?;
+        views.push((name.clone(), view));
+    }
+    let meta = HashMap::from([(meta_key.to_string(), meta_json)]);
+    safetensors::serialize(views, Some(meta)).map_err(|e| ModelError::Format(e.to_string()))
+}
+
+/// Reads the JSON metadata entry `key` of safetensors bytes.
+pub fn read_meta_json(bytes: &[u8], key: &str) -> Result<String, ModelError> {
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
+    header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(key))
+        .cloned()
+        .ok_or_else(|| ModelError::Format(format!("no `{key}` metadata entry")))
+}
+
+impl Trainer {
+    /// The model file of the current parameters (the target encoder when EMA is on).
+    pub fn model_bytes(
+        &self,
+        obs_mode: &str,
+        obs_layout: serde_json::Value,
+        source: serde_json::Value,
+    ) -> Result<Vec<u8>, ModelError> {
+        let mut tensors = Vec::new();
+        for s in &self.layout.slots {
+            let src = if s.name.starts_with("encoder.") {
+                self.target_params()
+            } else {
+                &self.params
+            };
+            tensors.push((s.name.clone(), s.shape.clone(), src[s.range()].to_vec()));
+        }
+        let d = self.normalizer.mean.len();
+        tensors.push((
+            "normalizer.mean".into(),
+            vec![d],
+            self.normalizer.mean.clone(),
+        ));
+        tensors.push((
+            "normalizer.std".into(),
+            vec![d],
+            self.normalizer.std.clone(),
+        ));
+        let meta = ModelMeta {
+            format: MODEL_FORMAT.into(),
+            format_version: MODEL_FORMAT_VERSION,
+            obs_dim: d,
+            latent_dim: self.cfg.model.latent_dim,
+            action_dim: self.predictor.spec.input_dim - self.cfg.model.latent_dim,
+            encoder: self.encoder.spec.clone(),
+            predictor: self.predictor.spec.clone(),
+            obs_mode: obs_mode.into(),
+            obs_layout,
+            normalization: "per dimension (obs - normalizer.mean) / normalizer.std, std floored \
+                            at 1e-3, statistics of the training episodes"
+                .into(),
+            training: Some(self.cfg.clone()),
+            trained_steps: self.step,
+            source,
+        };
+        let json = serde_json::to_string(&meta).map_err(|e| ModelError::Format(e.to_string()))?;
+        tensors_to_bytes(&tensors, META_KEY, json)
+    }
+}
+
+/// Loads a model file. With `expected_layout`, refuses a model trained on a different
+/// observation layout, saying which.
+pub fn load_model(
+    bytes: &[u8],
+    expected_layout: Option<&serde_json::Value>,
+) -> Result<LoadedModel, ModelError> {
+    let json = read_meta_json(bytes, META_KEY)?;
+    let meta: ModelMeta = serde_json::from_str(&json)
+        .map_err(|e| ModelError::Format(format!("model metadata: {e}")))?;
+    if meta.format != MODEL_FORMAT || meta.format_version != MODEL_FORMAT_VERSION {
+        return Err(ModelError::Format(format!(
+            "format {} v{} is not {MODEL_FORMAT} v{MODEL_FORMAT_VERSION}",
+            meta.format, meta.format_version
+        )));
+    }
+    if let Some(want) = expected_layout
+        && want != &meta.obs_layout
+    {
+        return Err(ModelError::Incompatible(format!(
+            "the model was trained on observation layout {} but this environment produces {}",
+            meta.obs_layout, want
+        )));
+    }
+    if meta.encoder.input_dim != meta.obs_dim
+        || meta.encoder.output_dim != meta.latent_dim
+        || meta.predictor.input_dim != meta.latent_dim + meta.action_dim
+        || meta.predictor.output_dim != meta.latent_dim
+    {
+        return Err(ModelError::InvalidSpec(format!(
+            "metadata is inconsistent: encoder {} -> {}, predictor {} -> {}, obs_dim {}, \
+             latent_dim {}, action_dim {}",
+            meta.encoder.input_dim,
+            meta.encoder.output_dim,
+            meta.predictor.input_dim,
+            meta.predictor.output_dim,
+            meta.obs_dim,
+            meta.latent_dim,
+            meta.action_dim
+        )));
+    }
+    let mut file = TensorFile::from_bytes(bytes)?;
+    let mean = file.take_f32("normalizer.mean", &[meta.obs_dim])?;
+    let std = file.take_f32("normalizer.std", &[meta.obs_dim])?;
+    if let Some(i) = std.iter().position(|&s| s <= 0.0) {
+        return Err(ModelError::Format(format!(
+            "normalizer.std[{i}] = {} is not positive",
+            std[i]
+        )));
+    }
+    let encoder = take_mlp(&mut file, &meta.encoder, "encoder.", Some((&mean, &std)))?;
+    let predictor = take_mlp(&mut file, &meta.predictor, "predictor.", None)?;
+    file.finish()?;
+    let model = MlpWorldModel::new(Some(encoder), predictor, meta.latent_dim, meta.action_dim)?;
+    Ok(LoadedModel { meta, model })
+}
+
+/// Reads an MLP; with `normalize = (mean, std)`, folds `(x - mean) / std` into layer 0.
+fn take_mlp(
+    file: &mut TensorFile,
+    spec: &MlpSpec,
+    prefix: &str,
+    normalize: Option<(&[f32], &[f32])>,
+) -> Result<Mlp, ModelError> {
+    spec.validate()?;
+    let n_hidden = spec.hidden.len();
+    let mut linears = Vec::new();
+    let mut norms = Vec::new();
+    for (i, (din, dout)) in spec.layer_dims().into_iter().enumerate() {
+        let mut w = file.take_f32(&format!("{prefix}{i}.weight"), &[dout, din])?;
+        let mut b = file.take_f32(&format!("{prefix}{i}.bias"), &[dout])?;
+        if let (0, Some((mean, std))) = (i, normalize) {
+            for o in 0..dout {
+                let row = &mut w[o * din..(o + 1) * din];
+                let mut shift = 0.0f64;
+                for c in 0..din {
+                    row[c] /= std[c];
+                    shift += row[c] as f64 * mean[c] as f64;
+                }
+                b[o] -= shift as f32;
+            }
+        }
+        linears.push(Linear::new(w, b, din, dout)?);
+        if spec.layer_norm && i < n_hidden {
+            norms.push(LayerNormParams {
+                gamma: file.take_f32(&format!("{prefix}{i}.norm.weight"), &[dout])?,
+                beta: file.take_f32(&format!("{prefix}{i}.norm.bias"), &[dout])?,
+            });
+        }
+    }
+    Mlp::new(spec.clone(), linears, norms)
+}
