@@ -5,5 +5,7 @@
 //! `planner` and `kernels`. No algorithm lives here; see `../shared/DESIGN.md` for the layout.
 #![forbid(unsafe_code)]
 
+pub mod closed_loop;
 pub mod commands;
+pub mod oracle;
 pub mod progress;

@@ -21,6 +21,8 @@ enum Command {
     Train(commands::train::Args),
     /// Evaluate a trained model: prediction error, linear probes, collapse indicators.
     EvalModel(commands::eval_model::Args),
+    /// Closed-loop planning episodes with a learned world model.
+    Run(commands::run::Args),
     /// Time the planners on the W1 reference workload (3 warm-ups, 20 timed calls).
     PlanBench(commands::plan_bench::Args),
 }
@@ -60,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => commands::train::run(a),
         Command::EvalModel(a) => commands::eval_model::run(a),
         Command::PlanBench(a) => commands::plan_bench::run(a),
+        Command::Run(a) => commands::run::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use crate::hybrid::{Hybrid, HybridConfig};
 use crate::icem::{Icem, IcemConfig};
 use crate::mppi::{Mppi, MppiConfig};
 use crate::optimizer::{Optimizer, Problem, SolveStats};
-use crate::rollout::RolloutGrad;
+use crate::rollout::{Rollout, RolloutGrad};
 use serde::{Deserialize, Serialize};
 
 /// Names of the optimizers, as used on the command line and in config files.
@@ -178,5 +178,70 @@ impl<R: RolloutGrad> Optimizer<R> for AnyOptimizer {
 
     fn reset(&mut self) {
         each!(self, o => Optimizer::<R>::reset(o))
+    }
+}
+
+/// The sampling optimizers (CEM, iCEM, MPPI), chosen at run time, over any rollout: the ones
+/// that need no gradient, e.g. for a rollout that steps a simulator.
+#[derive(Debug, Clone)]
+pub enum SamplingOptimizer {
+    /// See [`Cem`].
+    Cem(Cem),
+    /// See [`Icem`].
+    Icem(Icem),
+    /// See [`Mppi`].
+    Mppi(Mppi),
+}
+
+impl SamplingOptimizer {
+    /// Builds the optimizer a config describes; gradient and hybrid configs are an error.
+    pub fn new(config: OptimizerConfig, dims: Dims) -> Result<Self, PlanError> {
+        Ok(match config {
+            OptimizerConfig::Cem(c) => Self::Cem(Cem::new(c, dims)?),
+            OptimizerConfig::Icem(c) => Self::Icem(Icem::new(c, dims)?),
+            OptimizerConfig::Mppi(c) => Self::Mppi(Mppi::new(c, dims)?),
+            OptimizerConfig::Gradient(_) | OptimizerConfig::Hybrid(_) => {
+                return Err(PlanError::InvalidConfig {
+                    key: "optimizer",
+                    message: "gradient and hybrid need a differentiable rollout; \
+                              use cem, icem or mppi"
+                        .into(),
+                });
+            }
+        })
+    }
+}
+
+macro_rules! each_sampling {
+    ($self:expr, $o:ident => $body:expr) => {
+        match $self {
+            SamplingOptimizer::Cem($o) => $body,
+            SamplingOptimizer::Icem($o) => $body,
+            SamplingOptimizer::Mppi($o) => $body,
+        }
+    };
+}
+
+impl<R: Rollout> Optimizer<R> for SamplingOptimizer {
+    fn dims(&self) -> Dims {
+        each_sampling!(self, o => Optimizer::<R>::dims(o))
+    }
+
+    fn max_iterations(&self) -> usize {
+        each_sampling!(self, o => Optimizer::<R>::max_iterations(o))
+    }
+
+    fn plan(
+        &mut self,
+        rollout: &mut R,
+        problem: &Problem<'_>,
+        plan: &mut [f32],
+        stats: &mut SolveStats,
+    ) -> Result<(), PlanError> {
+        each_sampling!(self, o => o.plan(rollout, problem, plan, stats))
+    }
+
+    fn reset(&mut self) {
+        each_sampling!(self, o => Optimizer::<R>::reset(o))
     }
 }

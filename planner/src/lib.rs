@@ -34,7 +34,7 @@ pub use error::PlanError;
 pub use gradient::{Gradient, GradientConfig};
 pub use hybrid::{Hybrid, HybridConfig};
 pub use icem::{Icem, IcemConfig};
-pub use kind::{AnyOptimizer, OptimizerConfig, OptimizerKind};
+pub use kind::{AnyOptimizer, OptimizerConfig, OptimizerKind, SamplingOptimizer};
 pub use mpc::{Mpc, MpcConfig};
 pub use mppi::{Mppi, MppiConfig};
 pub use optimizer::{Optimizer, Problem, SolveStats, SolveStatus};

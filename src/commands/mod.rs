@@ -5,5 +5,6 @@ pub mod common;
 pub mod data;
 pub mod eval_model;
 pub mod plan_bench;
+pub mod run;
 pub mod sim;
 pub mod train;

@@ -85,6 +85,7 @@ impl Activation {
         match self {
             Activation::Identity => {}
             Activation::Tanh => pulp::Arch::new().dispatch(TanhSlice(values)),
+            Activation::Gelu => pulp::Arch::new().dispatch(GeluSlice(values)),
             _ => values.iter_mut().for_each(|v| *v = self.apply(*v)),
         }
     }
@@ -149,6 +150,32 @@ impl pulp::WithSimd for TanhSlice<'_> {
     }
 }
 
+/// GELU (tanh approximation) over a slice, whole SIMD registers at a time:
+/// `0.5 x (1 + tanh(x (c + c k x^2)))`, the same formula as [`Activation::apply`].
+struct GeluSlice<'a>(&'a mut [f32]);
+
+impl pulp::WithSimd for GeluSlice<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
+        let (head, tail) = S::as_mut_simd_f32s(self.0);
+        let c = simd.splat_f32s(GELU_C);
+        let ck = simd.splat_f32s(GELU_C * GELU_K);
+        let half = simd.splat_f32s(0.5);
+        for v in head {
+            let x = *v;
+            let inner = simd.mul_f32s(x, simd.mul_add_e_f32s(simd.mul_f32s(x, x), ck, c));
+            let t = tanh_simd(simd, inner);
+            let hx = simd.mul_f32s(half, x);
+            *v = simd.mul_add_e_f32s(hx, t, hx);
+        }
+        for v in tail {
+            *v = Activation::Gelu.apply(*v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +193,16 @@ mod tests {
             }
         }
         assert!(worst < 1e-6, "max relative error {worst:e}");
+    }
+
+    #[test]
+    fn gelu_slice_matches_scalar() {
+        let mut v: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) * 0.017).collect();
+        let expected: Vec<f32> = v.iter().map(|&x| Activation::Gelu.apply(x)).collect();
+        Activation::Gelu.apply_slice(&mut v);
+        for (a, b) in v.iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} vs {b}");
+        }
     }
 
     #[test]
