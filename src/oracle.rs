@@ -6,18 +6,22 @@
 use planner::{Dims, Energy, PlanError, Rollout};
 use sim::{Env, EnvSnapshot, ObsMode, SimConfig, TaskKind};
 
-/// Task cost of one simulated sequence: the sum over its steps of the task distance (m), with
-/// pick-and-place shaped by the palm-to-cube distance until the cube is lifted (the distance of
-/// the cube alone gives no reason to grasp), plus the energy's action terms.
+/// Task cost of one simulated step: the task distance (m), shaped for the cube tasks by the
+/// palm-to-cube distance (the cube's distance alone gives no reason to go to it): fully for
+/// pick-and-place until the cube is lifted, at half weight for push. A sequence's cost is the
+/// sum over its steps plus the energy's action terms.
 fn step_cost(task: TaskKind, env: &Env, distance: f32) -> f32 {
-    match (task, env.state()) {
-        (TaskKind::PickPlace, Some(s)) if !env.lifted() => {
-            let d: f32 = (0..3)
+    let palm_to_cube = || {
+        env.state().map_or(0.0, |s| {
+            (0..3)
                 .map(|i| (s.palm_pos[i] - s.cube_pos[i]).powi(2))
                 .sum::<f32>()
-                .sqrt();
-            distance + d
-        }
+                .sqrt()
+        })
+    };
+    match task {
+        TaskKind::PickPlace if !env.lifted() => distance + palm_to_cube(),
+        TaskKind::Push => distance + 0.5 * palm_to_cube(),
         _ => distance,
     }
 }
