@@ -80,6 +80,13 @@ pub struct LatentPlanner {
 impl LatentPlanner {
     /// Builds the rollout pool, optimizer and MPC loop.
     pub fn new(model: MlpWorldModel, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+        if model.dims().action_dim != sim::ACTION_DIM {
+            anyhow::bail!(
+                "the model takes {} action values, the simulator {}",
+                model.dims().action_dim,
+                sim::ACTION_DIM
+            );
+        }
         let model = Arc::new(model);
         let dims = planner::Dims {
             horizon: cfg.horizon,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs W1 (CEM, MPPI, gradient) in NumPy, PyTorch and JAX beside `ebmpc plan-bench`, on the same
+# Runs W1 (CEM, MPPI, gradient) in NumPy, PyTorch and JAX, and MPPI with the pytorch_mppi
+# library, beside `ebmpc plan-bench`, on the same
 # machine in the same run (two rounds, each implementation's lower median kept), and prints one
 # table. Usage:
 #   benches/peers/run_peers.sh [path/to/w1.safetensors] [threads]
@@ -12,7 +13,7 @@ threads="${2:-2}"
 venv="${EBMPC_PEERS_VENV:-$HOME/.cache/ebmpc-peers-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q numpy jax jaxlib safetensors
+  "$venv/bin/pip" install -q numpy jax jaxlib safetensors pytorch-mppi
   # PyPI's torch wheel imports only with its CUDA library packages present (it preloads them),
   # so install it whole; it runs on the CPU here.
   "$venv/bin/pip" install -q torch
@@ -28,7 +29,7 @@ for round in 1 2; do
     "$root/target/release/ebmpc" plan-bench --workload "$w1" --planner "$p" --threads "$threads" --json \
       | "$venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); d["impl"]="ebmpc"; print(json.dumps(d))' >> "$out"
   done
-  for s in w1_jax.py w1_torch.py w1_numpy.py; do
+  for s in w1_jax.py w1_torch.py w1_numpy.py w1_pytorch_mppi.py; do
     (cd "$here" && "$venv/bin/python" "$s" "$w1" "$threads") >> "$out" || echo "{\"impl\": \"$s failed\"}" >> "$out"
   done
 done

@@ -234,6 +234,11 @@ impl Dataset {
             meta.obs_dim,
             meta.action_dim,
         );
+        // Sizes come from the file: refuse any that overflow instead of wrapping.
+        let rows = e
+            .checked_add(t)
+            .filter(|r| r.checked_mul(od.max(ad).max(STATE_DIM)).is_some())
+            .ok_or_else(|| err(format!("{e} episodes + {t} transitions overflow")))?;
         if meta.obs_layout.dim() != od {
             return Err(err(format!(
                 "obs_layout covers {} floats but obs_dim is {od}",
@@ -273,8 +278,8 @@ impl Dataset {
                 .collect())
         };
         let d = Dataset {
-            observations: f32s("observations", &[e + t, od])?,
-            states: f32s("states", &[e + t, STATE_DIM])?,
+            observations: f32s("observations", &[rows, od])?,
+            states: f32s("states", &[rows, STATE_DIM])?,
             goal_observations: f32s("goal_observations", &[e, od])?,
             actions: f32s("actions", &[t, ad])?,
             rewards: f32s("rewards", &[t])?,
@@ -286,7 +291,11 @@ impl Dataset {
             episode_seeds: u64s("episode_seeds", &[e])?,
             meta,
         };
-        let total: u64 = d.episode_lengths.iter().sum();
+        let total = d
+            .episode_lengths
+            .iter()
+            .try_fold(0u64, |a, &l| a.checked_add(l))
+            .unwrap_or(u64::MAX);
         if total != t as u64 {
             return Err(err(format!(
                 "episode_lengths sum to {total} but there are {t} transitions"

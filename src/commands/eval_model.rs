@@ -85,8 +85,8 @@ pub fn run(args: &Args) -> Result<()> {
         report.episodes,
         args.data.display()
     );
-    for (k, r) in &report.k_step_ratio {
-        println!("  {k:2}-step prediction error / copy baseline: {r:.4}");
+    for ((k, r), (_, n)) in report.k_step_ratio.iter().zip(&report.k_step_windows) {
+        println!("  {k:2}-step prediction error / copy baseline: {r:.4} ({n} windows)");
     }
     for p in &report.probes {
         println!("  linear probe R^2 {}: {:.4}", p.name, p.r2);

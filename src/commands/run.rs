@@ -194,7 +194,7 @@ pub fn run(args: &Args) -> Result<()> {
     let pb = progress::bar(args.episodes, "episodes");
     let mut results: Vec<EpisodeResult> = Vec::new();
     for i in 0..args.episodes {
-        let r = run_episode(planner.as_mut(), &mut env, args.seed + i)?;
+        let r = run_episode(planner.as_mut(), &mut env, args.seed.wrapping_add(i))?;
         if let Some(f) = report.as_mut() {
             writeln!(f, "{}", serde_json::to_string(&r)?)?;
         }

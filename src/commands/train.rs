@@ -64,6 +64,13 @@ pub fn run(args: &Args) -> Result<()> {
     cfg.validate()?;
     let (dataset, seqs) = load_sequences(&args.data)?;
     let mut trainer = Trainer::new(cfg.clone(), &seqs)?;
+    if trainer.validation_on_training_data {
+        eprintln!(
+            "warning: no held-out episode has rollout_steps = {} actions; the logged validation \
+             loss is measured on training sequences",
+            cfg.train.rollout_steps
+        );
+    }
     let ckpt = sibling(&args.out, ".ckpt");
     let log_path = sibling(&args.out, ".log.jsonl");
     let mut first_epoch = 0;
@@ -76,11 +83,21 @@ pub fn run(args: &Args) -> Result<()> {
     } else if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    // On resume, keep only the log lines of epochs the checkpoint holds: a run killed between
+    // writing an epoch's line and its checkpoint repeats that epoch.
+    let kept: String = if first_epoch > 0 {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| serde_json::from_str::<EpochLog>(l).is_ok_and(|e| e.epoch <= first_epoch))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    } else {
+        String::new()
+    };
+    std::fs::write(&log_path, kept).with_context(|| format!("writing {}", log_path.display()))?;
     let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(first_epoch > 0)
-        .truncate(first_epoch == 0)
+        .append(true)
         .open(&log_path)
         .with_context(|| format!("opening {}", log_path.display()))?;
     let epochs = cfg.train.epochs;
@@ -126,9 +143,9 @@ pub fn run(args: &Args) -> Result<()> {
             effective_rank: erank,
             samples_per_s: (steps * cfg.train.batch_size) as f32 / secs,
         };
+        writeln!(log, "{}", serde_json::to_string(&line)?)?;
         let ck = trainer.checkpoint_bytes(epoch)?;
         sim::dataset::write_atomic(&ckpt, &ck)?;
-        writeln!(log, "{}", serde_json::to_string(&line)?)?;
         pb.set_message(format!("val {:.4}", val.pred));
         if !pb.is_hidden() {
             pb.println(format!(

@@ -1,10 +1,11 @@
 //! Training checkpoints: everything a killed run needs to continue exactly where it stopped
-//! (parameters, EMA target, AdamW moments and step count), checked against the configuration.
+//! (parameters, EMA target, AdamW moments and step count), checked against the configuration
+//! and the data (through the observation statistics of its training episodes).
 
-use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
+use crate::io::TensorFile;
 use crate::train::config::TrainConfig;
 use crate::train::modelfile::{read_meta_json, tensors_to_bytes};
 use crate::train::trainer::Trainer;
@@ -42,6 +43,16 @@ impl Trainer {
             ("target".to_string(), vec![n], self.target.clone()),
             ("adam_m".to_string(), vec![n], self.opt.m.clone()),
             ("adam_v".to_string(), vec![n], self.opt.v.clone()),
+            (
+                "normalizer.mean".to_string(),
+                vec![self.normalizer.mean.len()],
+                self.normalizer.mean.clone(),
+            ),
+            (
+                "normalizer.std".to_string(),
+                vec![self.normalizer.std.len()],
+                self.normalizer.std.clone(),
+            ),
         ];
         tensors_to_bytes(&tensors, CHECKPOINT_KEY, json)
     }
@@ -66,23 +77,20 @@ impl Trainer {
                 meta.params
             )));
         }
-        let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
-        let take = |name: &str| -> Result<Vec<f32>, ModelError> {
-            let v = st.tensor(name).map_err(|_| ModelError::MissingTensor {
-                name: name.to_string(),
-            })?;
-            if v.shape() != [n] {
-                return Err(ModelError::ShapeMismatch {
-                    name: name.to_string(),
-                    found: v.shape().to_vec(),
-                    expected: vec![n],
-                });
-            }
-            Ok(v.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
-        };
+        let mut file = TensorFile::from_bytes(bytes)?;
+        let d = self.normalizer.mean.len();
+        let (mean, std) = (
+            file.take_f32("normalizer.mean", &[d])?,
+            file.take_f32("normalizer.std", &[d])?,
+        );
+        if mean != self.normalizer.mean || std != self.normalizer.std {
+            return Err(ModelError::Incompatible(
+                "the checkpoint was trained on other data (its observation statistics differ); \
+                 start a new run or resume on the same dataset"
+                    .into(),
+            ));
+        }
+        let mut take = |name: &str| file.take_f32(name, &[n]);
         self.params = take("params")?;
         self.target = take("target")?;
         self.opt.m = take("adam_m")?;

@@ -64,7 +64,7 @@ pub struct TrainParams {
     pub lr: f32,
     /// Decoupled weight decay of the weights (0..=1). Default 1e-4.
     pub weight_decay: f32,
-    /// Linear warmup steps. Default 300.
+    /// Linear warmup steps (0..=10000000). Default 300.
     pub warmup_steps: usize,
     /// Final learning rate as a fraction of the peak (0..=1). Default 0.05.
     pub min_lr_ratio: f32,
@@ -76,7 +76,7 @@ pub struct TrainParams {
     pub var_weight: f32,
     /// Weight of the VICReg covariance penalty (0..=1000). Default 0.04.
     pub cov_weight: f32,
-    /// Fraction of episodes held out for validation (0..0.9). Default 0.1.
+    /// Fraction of episodes held out for validation (0..=0.9). Default 0.1.
     pub val_fraction: f32,
     /// Worker threads (1..=64). Default 2.
     pub threads: usize,
@@ -149,6 +149,7 @@ impl TrainConfig {
         check_usize("train.steps_per_epoch", t.steps_per_epoch, 1, 1_000_000)?;
         check_usize("train.batch_size", t.batch_size, 2, 65_536)?;
         check_usize("train.rollout_steps", t.rollout_steps, 1, 64)?;
+        check_usize("train.warmup_steps", t.warmup_steps, 0, 10_000_000)?;
         check_f32("train.lr", t.lr, 0.0, 1.0)?;
         check_f32("train.weight_decay", t.weight_decay, 0.0, 1.0)?;
         check_f32("train.min_lr_ratio", t.min_lr_ratio, 0.0, 1.0)?;

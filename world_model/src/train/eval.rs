@@ -105,8 +105,11 @@ pub struct ProbeResult {
 pub struct EvalReport {
     /// Held-out episodes evaluated.
     pub episodes: usize,
-    /// `(k, error / copy-baseline error)` for each horizon.
+    /// `(k, error / copy-baseline error)` for each horizon; NaN (JSON `null`) where no held-out
+    /// episode has `k` actions.
     pub k_step_ratio: Vec<(usize, f32)>,
+    /// `(k, number of k-step windows scored)` for each horizon.
+    pub k_step_windows: Vec<(usize, usize)>,
     /// Linear probes from the latent to state components.
     pub probes: Vec<ProbeResult>,
     /// Per-dimension standard deviation of held-out latents.
@@ -219,15 +222,22 @@ pub fn evaluate(
     let (d, na) = (dims.latent_dim, dims.action_dim);
     let zs = encode_all(model, seqs, eval_eps)?;
     let mut ws = model.workspace(1024);
+    if eval_eps.is_empty() {
+        return Err(ModelError::InvalidSpec(
+            "no held-out episodes to evaluate on (raise --holdout or use more episodes)".into(),
+        ));
+    }
     let mut k_step_ratio = Vec::new();
+    let mut k_step_windows = Vec::new();
     for &k in horizons {
-        let (mut err, mut base) = (0.0f64, 0.0f64);
+        let (mut err, mut base, mut windows) = (0.0f64, 0.0f64, 0usize);
         for (z, &e) in zs.iter().zip(eval_eps) {
             let len = seqs.spans[e].len;
             if len < k {
                 continue;
             }
             let starts = len + 1 - k;
+            windows += starts;
             let mut cur = z[..starts * d].to_vec();
             let mut next = vec![0.0f32; starts * d];
             let mut a = vec![0.0f32; starts * na];
@@ -246,7 +256,13 @@ pub fn evaluate(
                 }
             }
         }
-        k_step_ratio.push((k, (err / base.max(1e-30)) as f32));
+        let ratio = if windows == 0 || base <= 0.0 {
+            f32::NAN
+        } else {
+            (err / base) as f32
+        };
+        k_step_ratio.push((k, ratio));
+        k_step_windows.push((k, windows));
     }
 
     let mut probes = Vec::new();
@@ -299,6 +315,7 @@ pub fn evaluate(
     Ok(EvalReport {
         episodes: eval_eps.len(),
         k_step_ratio,
+        k_step_windows,
         probes,
         latent_std: column_std(&all, rows, d),
         effective_rank: effective_rank(&all, rows, d),

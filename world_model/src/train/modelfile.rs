@@ -194,7 +194,7 @@ pub fn load_model(
     let mut file = TensorFile::from_bytes(bytes)?;
     let mean = file.take_f32("normalizer.mean", &[meta.obs_dim])?;
     let std = file.take_f32("normalizer.std", &[meta.obs_dim])?;
-    if let Some(i) = std.iter().position(|&s| s <= 0.0) {
+    if let Some(i) = std.iter().position(|&s| s.is_nan() || s <= 0.0) {
         return Err(ModelError::Format(format!(
             "normalizer.std[{i}] = {} is not positive",
             std[i]

@@ -77,6 +77,9 @@ pub struct Trainer {
     pub step: u64,
     /// Observation normalization, fitted on the training episodes.
     pub normalizer: Normalizer,
+    /// No held-out episode was long enough for `rollout_steps`, so validation uses training
+    /// sequences (the CLI warns).
+    pub validation_on_training_data: bool,
     decay_mask: Vec<bool>,
     data: Sequences,
     starts: Vec<(u32, u32)>,
@@ -138,7 +141,8 @@ impl Trainer {
             )));
         }
         let mut val_starts = collect_starts(&val_eps);
-        if val_starts.is_empty() {
+        let validation_on_training_data = val_starts.is_empty();
+        if validation_on_training_data {
             val_starts = starts.clone();
         }
         // A fixed validation subset keeps the per-epoch cost bounded.
@@ -169,6 +173,7 @@ impl Trainer {
             predictor,
             step: 0,
             normalizer,
+            validation_on_training_data,
             decay_mask,
             data: norm,
             starts,
@@ -387,7 +392,7 @@ impl Trainer {
         terms
     }
 
-    /// Learning rate of the step about to be taken.
+    /// Learning rate of the last step taken (of the first step before any).
     pub fn current_lr(&self) -> f32 {
         let t = &self.cfg.train;
         lr_at(
