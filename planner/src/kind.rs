@@ -120,12 +120,8 @@ impl OptimizerConfig {
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per planner, never moved in a hot loop
 pub enum AnyOptimizer {
-    /// See [`Cem`].
-    Cem(Cem),
-    /// See [`Icem`].
-    Icem(Icem),
-    /// See [`Mppi`].
-    Mppi(Mppi),
+    /// CEM, iCEM or MPPI.
+    Sampling(SamplingOptimizer),
     /// See [`Gradient`].
     Gradient(Gradient),
     /// See [`Hybrid`].
@@ -136,11 +132,9 @@ impl AnyOptimizer {
     /// Builds the optimizer a config describes.
     pub fn new(config: OptimizerConfig, dims: Dims) -> Result<Self, PlanError> {
         Ok(match config {
-            OptimizerConfig::Cem(c) => Self::Cem(Cem::new(c, dims)?),
-            OptimizerConfig::Icem(c) => Self::Icem(Icem::new(c, dims)?),
-            OptimizerConfig::Mppi(c) => Self::Mppi(Mppi::new(c, dims)?),
             OptimizerConfig::Gradient(c) => Self::Gradient(Gradient::new(c, dims)?),
             OptimizerConfig::Hybrid(c) => Self::Hybrid(Hybrid::new(c, dims)?),
+            sampling => Self::Sampling(SamplingOptimizer::new(sampling, dims)?),
         })
     }
 }
@@ -148,9 +142,7 @@ impl AnyOptimizer {
 macro_rules! each {
     ($self:expr, $o:ident => $body:expr) => {
         match $self {
-            AnyOptimizer::Cem($o) => $body,
-            AnyOptimizer::Icem($o) => $body,
-            AnyOptimizer::Mppi($o) => $body,
+            AnyOptimizer::Sampling($o) => $body,
             AnyOptimizer::Gradient($o) => $body,
             AnyOptimizer::Hybrid($o) => $body,
         }
@@ -184,6 +176,7 @@ impl<R: RolloutGrad> Optimizer<R> for AnyOptimizer {
 /// The sampling optimizers (CEM, iCEM, MPPI), chosen at run time, over any rollout: the ones
 /// that need no gradient, e.g. for a rollout that steps a simulator.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per planner, never moved in a hot loop
 pub enum SamplingOptimizer {
     /// See [`Cem`].
     Cem(Cem),
