@@ -5,7 +5,13 @@ use ebmpc::commands;
 
 /// Energy-based model-predictive planning for robots: simulate, collect data, plan.
 #[derive(Parser, Debug)]
-#[command(name = "ebmpc", version, about, long_about = None)]
+#[command(
+    name = "ebmpc",
+    version,
+    about = "Energy-based model-predictive planning for robots: simulate, collect data, train a \
+             world model, plan",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,7 +27,7 @@ enum Command {
     Train(commands::train::Args),
     /// Evaluate a trained model: prediction error, linear probes, collapse indicators.
     EvalModel(commands::eval_model::Args),
-    /// Closed-loop planning episodes with a learned world model.
+    /// Closed-loop planning episodes with a learned world model or the simulator oracle.
     Run(commands::run::Args),
     /// Time the planners on the W1 reference workload (3 warm-ups, 20 timed calls).
     PlanBench(commands::plan_bench::Args),
