@@ -148,6 +148,49 @@ fn resumed_training_writes_the_same_model_and_eval_reports() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("observation layout"), "{err}");
+    // Training on several files needs one observation layout.
+    let out = ebmpc(&[
+        "train",
+        "--data",
+        s(&data),
+        s(&depth),
+        "--out",
+        s(&dir.path().join("x")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("different observation layouts"), "{err}");
+    // Two files of one layout train together; the model records both sources.
+    let more = dir.path().join("more.safetensors");
+    ok(ebmpc(&[
+        "collect",
+        "--task",
+        "reach",
+        "--policy",
+        "noisy",
+        "--episodes",
+        "8",
+        "--seed",
+        "50",
+        "--out",
+        s(&more),
+    ]));
+    let two = dir.path().join("two.safetensors");
+    ok(ebmpc(&[
+        "train",
+        "--data",
+        s(&data),
+        s(&more),
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&two),
+    ]));
+    let bytes = std::fs::read(&two).unwrap();
+    let meta = world_model::train::modelfile::load_model(&bytes, None)
+        .unwrap()
+        .meta;
+    assert_eq!(meta.source["datasets"].as_array().unwrap().len(), 2);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use world_model::train::config::TrainConfig;
+use world_model::train::data::Sequences;
 use world_model::train::trainer::{EpochLog, LossTerms, Trainer};
 
 use super::data::{layout_json, load_sequences};
@@ -14,9 +15,11 @@ use crate::progress;
 /// Train a world model (encoder + latent predictor) on a dataset from `ebmpc collect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Dataset file written by `ebmpc collect`.
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Dataset file(s) written by `ebmpc collect`, all with the same observation layout (e.g.
+    /// one per task: `--data reach.safetensors push.safetensors`). The last `val_fraction` of each
+    /// file's episodes is held out.
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
     /// Training config (TOML with [model] and [train]; see configs/train/). Default: built-in
     /// defaults.
     #[arg(long)]
@@ -62,7 +65,24 @@ pub fn run(args: &Args) -> Result<()> {
         cfg.train.epochs = e as usize;
     }
     cfg.validate()?;
-    let (dataset, seqs) = load_sequences(&args.data)?;
+    let mut datasets = Vec::new();
+    let mut parts = Vec::new();
+    for path in &args.data {
+        let (d, seq) = load_sequences(path)?;
+        if let Some((first, first_path)) = datasets.first().zip(args.data.first())
+            && layout_json(first)? != layout_json(&d)?
+        {
+            bail!(
+                "{} and {} have different observation layouts",
+                first_path.display(),
+                path.display()
+            );
+        }
+        datasets.push(d);
+        parts.push(seq);
+    }
+    let seqs = Sequences::concat(parts)?;
+    let dataset = &datasets[0];
     let mut trainer = Trainer::new(cfg.clone(), &seqs)?;
     if trainer.validation_on_training_data {
         eprintln!(
@@ -163,15 +183,17 @@ pub fn run(args: &Args) -> Result<()> {
         return Ok(());
     }
     let source = serde_json::json!({
-        "data": args.data.display().to_string(),
-        "task": dataset.meta.task,
-        "policy": dataset.meta.policy,
-        "episodes": dataset.meta.episodes,
-        "seed": dataset.meta.seed,
+        "datasets": args.data.iter().zip(&datasets).map(|(p, d)| serde_json::json!({
+            "data": p.display().to_string(),
+            "task": d.meta.task,
+            "policy": d.meta.policy,
+            "episodes": d.meta.episodes,
+            "seed": d.meta.seed,
+        })).collect::<Vec<_>>(),
     });
     let bytes = trainer.model_bytes(
         dataset.meta.obs_layout.mode.name(),
-        layout_json(&dataset)?,
+        layout_json(dataset)?,
         source,
     )?;
     sim::dataset::write_atomic(&args.out, &bytes)?;

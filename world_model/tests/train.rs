@@ -180,3 +180,23 @@ fn bad_config_values_name_the_key() {
         TrainConfig::from_toml_str("[model]\nactivation = \"swish\"\n", "t.toml").unwrap_err();
     assert!(err.to_string().contains("swish"), "{err}");
 }
+
+#[test]
+fn concatenated_sources_hold_out_the_tail_of_each() {
+    let a = synthetic(10, 5);
+    let b = synthetic(20, 7);
+    let both = Sequences::concat(vec![a.clone(), b.clone()]).unwrap();
+    assert_eq!(both.spans.len(), 30);
+    assert_eq!(both.groups, vec![10, 20]);
+    // Episode 12 of the whole is episode 2 of `b`.
+    assert_eq!(both.obs_at(12, 3), b.obs_at(2, 3));
+    assert_eq!(both.action_at(12, 6), b.action_at(2, 6));
+    let (train, val) = both.split(0.1);
+    assert_eq!(val, vec![9, 28, 29]);
+    assert_eq!(train.len(), 27);
+    // One source splits as before.
+    assert_eq!(a.split(0.1).1, vec![9]);
+    // Mismatched widths are refused.
+    let other = Sequences::new(3, 2, vec![0.0; 6], vec![0.0; 2], vec![], 0, &[1]).unwrap();
+    assert!(Sequences::concat(vec![a, other]).is_err());
+}

@@ -31,6 +31,9 @@ pub struct Sequences {
     pub state_dim: usize,
     /// Episodes in order.
     pub spans: Vec<Span>,
+    /// Episodes per source (e.g. per dataset file), in order; they add up to `spans.len()`.
+    /// [`Sequences::split`] holds out the last episodes of each source.
+    pub groups: Vec<usize>,
 }
 
 impl Sequences {
@@ -45,7 +48,7 @@ impl Sequences {
         lengths: &[usize],
     ) -> Result<Self, ModelError> {
         let mut spans = Vec::with_capacity(lengths.len());
-        let (mut o, mut a) = (0, 0);
+        let (mut o, mut a) = (0usize, 0usize);
         for &len in lengths {
             spans.push(Span {
                 obs_start: o,
@@ -67,8 +70,47 @@ impl Sequences {
             actions,
             states,
             state_dim,
+            groups: vec![spans.len()],
             spans,
         })
+    }
+
+    /// Concatenates sequences from several sources (same observation, action and state widths),
+    /// keeping each source as a group for [`Sequences::split`].
+    pub fn concat(parts: Vec<Sequences>) -> Result<Self, ModelError> {
+        let mut iter = parts.into_iter();
+        let Some(mut out) = iter.next() else {
+            return Err(ModelError::InvalidSpec(
+                "no sequences to concatenate".into(),
+            ));
+        };
+        for p in iter {
+            for (what, a, b) in [
+                ("obs_dim", out.obs_dim, p.obs_dim),
+                ("action_dim", out.action_dim, p.action_dim),
+                ("state_dim", out.state_dim, p.state_dim),
+            ] {
+                if a != b {
+                    return Err(ModelError::Incompatible(format!(
+                        "cannot concatenate data with {what} {a} and {b}"
+                    )));
+                }
+            }
+            let (o, a) = (
+                out.obs.len() / out.obs_dim.max(1),
+                out.actions.len() / out.action_dim.max(1),
+            );
+            out.spans.extend(p.spans.iter().map(|s| Span {
+                obs_start: s.obs_start + o,
+                act_start: s.act_start + a,
+                len: s.len,
+            }));
+            out.obs.extend_from_slice(&p.obs);
+            out.actions.extend_from_slice(&p.actions);
+            out.states.extend_from_slice(&p.states);
+            out.groups.extend_from_slice(&p.groups);
+        }
+        Ok(out)
     }
 
     /// Observation `t` of episode `e`, `(obs_dim,)`.
@@ -92,15 +134,21 @@ impl Sequences {
         &self.states[r * self.state_dim..(r + 1) * self.state_dim]
     }
 
-    /// Splits episode indices into (train, validation): the last `ceil(fraction * n)` episodes
-    /// are held out (at least one each when there are two or more episodes).
+    /// Splits episode indices into (train, validation): of each group (source), the last
+    /// `ceil(fraction * n)` episodes are held out (at least one when the group has two or more).
     pub fn split(&self, fraction: f32) -> (Vec<usize>, Vec<usize>) {
-        let n = self.spans.len();
-        let mut held = ((fraction * n as f32).ceil() as usize).min(n.saturating_sub(1));
-        if fraction > 0.0 && n >= 2 {
-            held = held.max(1);
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        for &n in &self.groups {
+            let mut held = ((fraction * n as f32).ceil() as usize).min(n.saturating_sub(1));
+            if fraction > 0.0 && n >= 2 {
+                held = held.max(1);
+            }
+            train.extend(start..start + n - held);
+            val.extend(start + n - held..start + n);
+            start += n;
         }
-        ((0..n - held).collect(), (n - held..n).collect())
+        (train, val)
     }
 }
 
