@@ -1,13 +1,9 @@
 //! The `ebmpc sim` command: JSON output, and one-line errors with a non-zero exit for bad input.
 
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn ebmpc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmpc"))
-        .args(args)
-        .output()
-        .expect("run ebmpc")
-}
+use std::process::Output;
 
 fn assert_one_line_error(out: &Output, needle: &str) {
     assert!(!out.status.success(), "expected failure");

@@ -1,28 +1,8 @@
 //! `ebmpc run` closes the loop with a (tiny) learned model: it encodes, plans, acts, and writes
 //! the report files it promises.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn ebmpc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmpc"))
-        .args(args)
-        .output()
-        .expect("run ebmpc")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::*;
 
 #[test]
 fn short_closed_loop_episodes_with_a_tiny_model_write_their_report() {

@@ -1,31 +1,11 @@
 //! `ebmpc train` and `ebmpc eval-model` end to end on a tiny dataset: a killed-and-resumed run
 //! writes the same model as an uninterrupted one, and eval-model reports what it promises.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn ebmpc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebmpc"))
-        .args(args)
-        .output()
-        .expect("run ebmpc")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::*;
 
 const TINY: &str = "[model]\nlatent_dim = 8\nencoder_hidden = [32]\npredictor_hidden = [32]\n\
 [train]\nepochs = 2\nsteps_per_epoch = 5\nbatch_size = 16\nrollout_steps = 4\nwarmup_steps = 2\n";
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn resumed_training_writes_the_same_model_and_eval_reports() {

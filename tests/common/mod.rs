@@ -1,0 +1,28 @@
+//! Helpers shared by the command-line integration tests.
+#![allow(dead_code)] // each test file uses a subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the `ebmpc` binary with `args` and returns its output.
+pub fn ebmpc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ebmpc"))
+        .args(args)
+        .output()
+        .expect("run ebmpc")
+}
+
+/// Asserts that the command succeeded (showing its stderr if not) and returns its output.
+pub fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A path as `&str` for an argument list.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
