@@ -7,9 +7,9 @@
 //! W1 reference CEM.
 
 use crate::dims::Dims;
-use crate::error::{PlanError, check_len, ensure};
+use crate::error::{PlanError, ensure};
 use crate::optimizer::{
-    Clock, Optimizer, Problem, SolveStats, SolveStatus, finish, project, select_elites,
+    Optimizer, Problem, SolveStats, SolveStatus, begin_plan, finish, project, select_elites,
 };
 use crate::rollout::Rollout;
 use crate::sampling::{ColorFilter, NoiseKey, SampleRequest};
@@ -185,10 +185,7 @@ impl<R: Rollout> Optimizer<R> for Cem {
         stats: &mut SolveStats,
     ) -> Result<(), PlanError> {
         let pl = self.dims.plan_len();
-        check_len("plan", plan.len(), pl)?;
-        check_len("warm_start", problem.warm_start.len(), pl)?;
-        let mut clock = Clock::new(problem.deadline);
-        stats.reset();
+        let mut clock = begin_plan(&self.dims, plan, problem, stats)?;
         let energy = problem.energy;
         project(energy, problem.warm_start, &mut self.mean);
         self.std.fill(self.cfg.init_std);

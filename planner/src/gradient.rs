@@ -8,8 +8,8 @@
 
 use crate::dims::Dims;
 use crate::energy::Energy;
-use crate::error::{PlanError, check_len, ensure};
-use crate::optimizer::{Clock, Optimizer, Problem, SolveStats, finish, project};
+use crate::error::{PlanError, ensure};
+use crate::optimizer::{Clock, Optimizer, Problem, SolveStats, begin_plan, finish, project};
 use crate::rollout::RolloutGrad;
 use crate::sampling::{NoiseKey, Stream};
 use serde::{Deserialize, Serialize};
@@ -236,10 +236,7 @@ impl<R: RolloutGrad> Optimizer<R> for Gradient {
         stats: &mut SolveStats,
     ) -> Result<(), PlanError> {
         let pl = self.dims.plan_len();
-        check_len("plan", plan.len(), pl)?;
-        check_len("warm_start", problem.warm_start.len(), pl)?;
-        let mut clock = Clock::new(problem.deadline);
-        stats.reset();
+        let mut clock = begin_plan(&self.dims, plan, problem, stats)?;
         let (std, warm) = (self.cfg.init_std, self.cfg.warm_start_starts);
         let key = NoiseKey {
             seed: self.cfg.seed,

@@ -8,8 +8,10 @@
 //! elites with momentum. The lowest-energy sequence seen is returned.
 
 use crate::dims::Dims;
-use crate::error::{PlanError, check_len, ensure};
-use crate::optimizer::{Clock, Optimizer, Problem, SolveStats, finish, project, select_elites};
+use crate::error::{PlanError, ensure};
+use crate::optimizer::{
+    Optimizer, Problem, SolveStats, begin_plan, finish, project, select_elites,
+};
 use crate::rollout::Rollout;
 use crate::sampling::{ColorFilter, NoiseKey, SampleRequest};
 use serde::{Deserialize, Serialize};
@@ -182,10 +184,7 @@ impl<R: Rollout> Optimizer<R> for Icem {
         stats: &mut SolveStats,
     ) -> Result<(), PlanError> {
         let pl = self.dims.plan_len();
-        check_len("plan", plan.len(), pl)?;
-        check_len("warm_start", problem.warm_start.len(), pl)?;
-        let mut clock = Clock::new(problem.deadline);
-        stats.reset();
+        let mut clock = begin_plan(&self.dims, plan, problem, stats)?;
         let energy = problem.energy;
         project(energy, problem.warm_start, &mut self.mean);
         self.std.fill(self.cfg.init_std);

@@ -6,8 +6,8 @@
 //! zero. Returns `U`. With the defaults this is exactly the W1 reference MPPI.
 
 use crate::dims::Dims;
-use crate::error::{PlanError, check_len, ensure};
-use crate::optimizer::{Clock, Optimizer, Problem, SolveStats, finish, project};
+use crate::error::{PlanError, ensure};
+use crate::optimizer::{Optimizer, Problem, SolveStats, begin_plan, finish, project};
 use crate::rollout::Rollout;
 use crate::sampling::{ColorFilter, NoiseKey, SampleRequest};
 use serde::{Deserialize, Serialize};
@@ -120,10 +120,7 @@ impl<R: Rollout> Optimizer<R> for Mppi {
         stats: &mut SolveStats,
     ) -> Result<(), PlanError> {
         let pl = self.dims.plan_len();
-        check_len("plan", plan.len(), pl)?;
-        check_len("warm_start", problem.warm_start.len(), pl)?;
-        let mut clock = Clock::new(problem.deadline);
-        stats.reset();
+        let mut clock = begin_plan(&self.dims, plan, problem, stats)?;
         let energy = problem.energy;
         project(energy, problem.warm_start, &mut self.u);
         let n = self.cfg.num_samples;

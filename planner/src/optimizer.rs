@@ -191,6 +191,21 @@ impl Clock {
     }
 }
 
+/// Starts a solve: checks `plan` and the warm start against `dims` (both `(horizon,
+/// action_dim)`), clears `stats`, and starts the deadline clock.
+pub(crate) fn begin_plan(
+    dims: &Dims,
+    plan: &[f32],
+    problem: &Problem<'_>,
+    stats: &mut SolveStats,
+) -> Result<Clock, PlanError> {
+    let pl = dims.plan_len();
+    crate::error::check_len("plan", plan.len(), pl)?;
+    crate::error::check_len("warm_start", problem.warm_start.len(), pl)?;
+    stats.reset();
+    Ok(Clock::new(problem.deadline))
+}
+
 /// Copies `src` into `dst` projected onto the energy's bounds (NaN to the midpoint).
 pub(crate) fn project(energy: &Energy, src: &[f32], dst: &mut [f32]) {
     dst.copy_from_slice(src);
