@@ -2,8 +2,9 @@
 //!
 //! With `T` threads, `T - 1` workers are spawned once, at construction, and the calling thread is
 //! worker 0. A call writes its inputs into a shared, pre-sized buffer behind an `RwLock`, sends
-//! each worker a small `Copy` job over a bounded crossbeam channel, does its own share, and waits
-//! for the others. Worker `w` always takes the contiguous range `w * ceil(K/T) ..` of samples and
+//! each worker a small `Copy` job through its [`Mailbox`] (a mutex and condition variable, which
+//! never allocate; a channel allocates the first time a thread blocks), does its own share, and
+//! waits for the others. Worker `w` always takes the contiguous range `w * ceil(K/T) ..` of samples and
 //! writes into its own pre-sized output; the caller copies the outputs back. Every sample is
 //! computed the same way whatever the range it falls in (the kernels are row-independent and the
 //! noise is keyed per sample), so the results are bit-identical for any thread count. Nothing is
@@ -12,9 +13,9 @@
 use crate::dims::Dims;
 use crate::energy::Energy;
 use crate::error::{PlanError, check_len, ensure};
+use crate::mailbox::Mailbox;
 use crate::rollout::{BlockScratch, Rollout, RolloutGrad, evaluate_rows, grad_rows};
 use crate::sampling::{ColorFilter, NoiseKey, SampleRequest, draw_sample};
-use crossbeam_channel::{Receiver, Sender, bounded};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use world_model::{DifferentiableWorldModel, WorldModel};
@@ -70,8 +71,7 @@ type GradFn<M> = fn(
 ) -> Result<(), PlanError>;
 
 struct Remote {
-    jobs: Sender<Job>,
-    done: Receiver<Result<(), PlanError>>,
+    mailbox: Arc<Mailbox<Job, Result<(), PlanError>>>,
     out: Arc<Mutex<Output>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -216,21 +216,29 @@ impl<M: WorldModel + 'static> CpuRollout<M> {
         }));
         let mut remotes = Vec::new();
         for w in 1..threads {
-            let (job_tx, job_rx) = bounded::<Job>(1);
-            let (done_tx, done_rx) = bounded::<Result<(), PlanError>>(1);
+            let mailbox = Arc::new(Mailbox::new());
             let out = Arc::new(Mutex::new(new_out()));
-            let (m, sh, o) = (Arc::clone(&model), Arc::clone(&shared), Arc::clone(&out));
+            let (m, sh, o, mb) = (
+                Arc::clone(&model),
+                Arc::clone(&shared),
+                Arc::clone(&out),
+                Arc::clone(&mailbox),
+            );
             let mut scratch = BlockScratch::new(model.workspace(chunk), dims, tape_width);
             let handle = std::thread::Builder::new()
                 .name(format!("ebmpc-rollout-{w}"))
                 .spawn(move || {
-                    // Block once now so that the channel's per-thread waiting context is
-                    // allocated here and not during a later plan call.
-                    // A job that arrives meanwhile is kept, not dropped.
-                    let mut pending = job_rx
-                        .recv_timeout(std::time::Duration::from_micros(50))
-                        .ok();
-                    while let Some(job) = pending.take().or_else(|| job_rx.recv().ok()) {
+                    // Marks the mailbox dead on every exit, panics included, so that the caller
+                    // never waits for a worker that is gone.
+                    struct Exit<'a>(&'a Mailbox<Job, Result<(), PlanError>>);
+                    impl Drop for Exit<'_> {
+                        fn drop(&mut self) {
+                            self.0.mark_dead();
+                        }
+                    }
+                    let _exit = Exit(&mb);
+                    loop {
+                        let job = mb.recv_job();
                         if job == Job::Stop {
                             break;
                         }
@@ -239,17 +247,12 @@ impl<M: WorldModel + 'static> CpuRollout<M> {
                             let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
                             execute(&*m, dims, &sh, job, w, threads, &mut scratch, &mut o, grad)
                         };
-                        if done_tx.send(result).is_err() {
-                            break;
-                        }
+                        mb.post_result(result);
                     }
                 })
                 .map_err(|_| PlanError::WorkerGone(w))?;
-            // Same for the calling thread's side of the `done` channel.
-            let _ = done_rx.recv_timeout(std::time::Duration::from_micros(50));
             remotes.push(Remote {
-                jobs: job_tx,
-                done: done_rx,
+                mailbox,
                 out,
                 handle: Some(handle),
             });
@@ -300,7 +303,9 @@ impl<M: WorldModel + 'static> CpuRollout<M> {
         grads: Option<&mut [f32]>,
     ) -> Result<(), PlanError> {
         for (i, r) in self.remotes.iter().enumerate() {
-            r.jobs.send(job).map_err(|_| PlanError::WorkerGone(i + 1))?;
+            r.mailbox
+                .send(job)
+                .map_err(|_| PlanError::WorkerGone(i + 1))?;
         }
         let local = {
             let sh = self.shared.read().unwrap_or_else(|e| e.into_inner());
@@ -318,10 +323,10 @@ impl<M: WorldModel + 'static> CpuRollout<M> {
         };
         let mut first_err = local.err();
         for (i, r) in self.remotes.iter().enumerate() {
-            match r.done.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => first_err = first_err.or(Some(e)),
-                Err(_) => first_err = first_err.or(Some(PlanError::WorkerGone(i + 1))),
+            match r.mailbox.recv_result() {
+                Some(Ok(())) => {}
+                Some(Err(e)) => first_err = first_err.or(Some(e)),
+                None => first_err = first_err.or(Some(PlanError::WorkerGone(i + 1))),
             }
         }
         if let Some(e) = first_err {
@@ -475,7 +480,7 @@ impl<M: DifferentiableWorldModel + 'static> RolloutGrad for CpuRollout<M> {
 impl<M: WorldModel + 'static> Drop for CpuRollout<M> {
     fn drop(&mut self) {
         for r in &self.remotes {
-            let _ = r.jobs.send(Job::Stop);
+            let _ = r.mailbox.send(Job::Stop);
         }
         for r in &mut self.remotes {
             if let Some(h) = r.handle.take() {

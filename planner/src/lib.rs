@@ -20,6 +20,7 @@ pub mod gradient;
 pub mod hybrid;
 pub mod icem;
 pub mod kind;
+mod mailbox;
 pub mod mpc;
 pub mod mppi;
 pub mod optimizer;
