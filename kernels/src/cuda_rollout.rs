@@ -79,7 +79,7 @@ fn sz(op: &'static str, n: usize) -> Result<i32, KernelError> {
 }
 
 impl CudaRollout {
-    /// Builds a rollout for `model` (whose predictor has no LayerNorm) and `horizon`.
+    /// Builds a rollout for `model` (with its predictor's LayerNorms, if any) and `horizon`.
     ///
     /// Fails with a [`KernelError`] (never panics) when no CUDA driver, NVRTC or device is
     /// present, when a size exceeds the kernels' limits, or when the device is out of memory.
@@ -88,7 +88,7 @@ impl CudaRollout {
         horizon: usize,
         config: CudaRolloutConfig,
     ) -> Result<Self, KernelError> {
-        Self::with_layer_norms(model, &[], horizon, config)
+        Self::with_layer_norms(model, model.predictor().norms(), horizon, config)
     }
 
     /// Like [`CudaRollout::new`], for a predictor with LayerNorm: `norms` holds one parameter set

@@ -72,16 +72,16 @@ impl KernelError {
     }
 }
 
-/// `PlanError` has no backend variant yet; CUDA failures surface as an invalid `backend` value
-/// with the full message (see `docs/gpu.md`).
+/// CUDA failures surface as [`PlanError::Backend`] with the full message.
 impl From<KernelError> for PlanError {
     fn from(e: KernelError) -> Self {
         match e {
             KernelError::Plan(p) => p,
             KernelError::Model(m) => PlanError::Model(m),
-            other => PlanError::InvalidConfig {
-                key: "backend",
-                message: format!("cuda: {other}"),
+            other => PlanError::Backend {
+                backend: "cuda",
+                op: "rollout".into(),
+                message: other.to_string(),
             },
         }
     }

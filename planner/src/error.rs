@@ -48,6 +48,16 @@ pub enum PlanError {
     /// A worker thread of the CPU pool stopped.
     #[error("rollout worker {0} is gone")]
     WorkerGone(usize),
+    /// A compute backend (CUDA) failed: a launch, a copy, an allocation.
+    #[error("{backend} backend failed during {op}: {message}")]
+    Backend {
+        /// The backend, e.g. `cuda`.
+        backend: &'static str,
+        /// What was being done.
+        op: String,
+        /// The backend's message.
+        message: String,
+    },
 }
 
 /// Checks that a buffer has exactly `expected` elements.

@@ -177,6 +177,11 @@ impl<R: Rollout, O: Optimizer<R>> Mpc<R, O> {
         &self.plan[..self.dims.action_dim]
     }
 
+    /// The last plan, `(horizon, action_dim)`: bounded and finite.
+    pub fn plan(&self) -> &[f32] {
+        &self.plan
+    }
+
     /// Statistics of the last solve.
     pub fn stats(&self) -> &SolveStats {
         &self.stats

@@ -226,6 +226,11 @@ impl Mlp {
         &self.spec
     }
 
+    /// LayerNorm parameters, one per hidden layer; empty without LayerNorm.
+    pub fn norms(&self) -> &[LayerNormParams] {
+        &self.norms
+    }
+
     /// The linear layers, first to last.
     pub fn linears(&self) -> &[Linear] {
         &self.linears
