@@ -8,14 +8,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use planner::{
-    AnyOptimizer, CpuRollout, Energy, Mpc, MpcConfig, OptimizerConfig, Rollout, SamplingOptimizer,
-    SolveStats, SolveStatus,
+    AnyOptimizer, CpuRollout, Energy, Mpc, MpcConfig, OptimizerConfig, Rollout, RolloutGrad,
+    SamplingOptimizer, SolveStats, SolveStatus,
 };
 use serde::{Deserialize, Serialize};
 use sim::{Env, SimConfig, TaskKind};
 use world_model::{MlpWorldModel, WorldModel};
 
 use crate::oracle::OracleRollout;
+use crate::replay::{self, ReplayStep};
 
 /// How the planner is set up for closed-loop control.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,27 +60,71 @@ pub struct EpisodeResult {
     /// Control steps taken.
     pub steps: usize,
     /// Task distance at the end (m).
+    #[serde(with = "crate::json_nan::one")]
     pub final_distance: f32,
     /// Planning time of every control step (ms).
     pub plan_ms: Vec<f64>,
-    /// Planner energy of the executed plan at every step.
+    /// Planner energy of the executed plan at every step (NaN, `null` in JSON, for the expert).
+    #[serde(with = "crate::json_nan::many")]
     pub energy: Vec<f32>,
     /// Steps whose solve ended at the deadline or in a fallback.
     pub degraded_steps: usize,
+    /// Mean over the control steps of each optimizer iteration's best energy divided by the
+    /// first iteration's (steps with a non-finite or non-positive first energy are left out);
+    /// empty for planners without iterations.
+    #[serde(default, with = "crate::json_nan::many")]
+    pub iteration_energy: Vec<f32>,
 }
 
-/// A learned-model planner bound to one model and optimizer configuration.
-pub struct LatentPlanner {
+/// A learned-model planner bound to one model, optimizer configuration and rollout backend
+/// (the CPU pool by default, or `kernels::CudaRollout`).
+pub struct LatentPlanner<R: RolloutGrad = CpuRollout<MlpWorldModel>> {
     model: Arc<MlpWorldModel>,
-    mpc: Mpc<CpuRollout<MlpWorldModel>, AnyOptimizer>,
+    mpc: Mpc<R, AnyOptimizer>,
     energy: Energy,
     ws: <MlpWorldModel as WorldModel>::Workspace,
     z: Vec<f32>,
 }
 
 impl LatentPlanner {
-    /// Builds the rollout pool, optimizer and MPC loop.
+    /// Builds the CPU rollout pool, optimizer and MPC loop.
     pub fn new(model: MlpWorldModel, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+        let model = Arc::new(model);
+        let rollout = CpuRollout::new_differentiable(
+            Arc::clone(&model),
+            cfg.horizon,
+            opt.max_batch(),
+            cfg.threads,
+        )?;
+        LatentPlanner::with_rollout(model, rollout, opt, cfg)
+    }
+}
+
+impl LatentPlanner<kernels::CudaRollout> {
+    /// Builds the CUDA rollout (device 0), optimizer and MPC loop; fails with the reason when no
+    /// CUDA driver, NVRTC or device is usable.
+    pub fn new_cuda(model: MlpWorldModel, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+        let rollout = kernels::CudaRollout::new(
+            &model,
+            cfg.horizon,
+            kernels::CudaRolloutConfig {
+                capacity: opt.max_batch(),
+                grad_capacity: opt.max_batch(),
+                device: 0,
+            },
+        )?;
+        LatentPlanner::with_rollout(Arc::new(model), rollout, opt, cfg)
+    }
+}
+
+impl<R: RolloutGrad> LatentPlanner<R> {
+    /// The optimizer and MPC loop over an existing rollout for `model`.
+    pub fn with_rollout(
+        model: Arc<MlpWorldModel>,
+        rollout: R,
+        opt: OptimizerConfig,
+        cfg: &LoopConfig,
+    ) -> Result<Self> {
         if model.dims().action_dim != sim::ACTION_DIM {
             anyhow::bail!(
                 "the model takes {} action values, the simulator {}",
@@ -87,18 +132,11 @@ impl LatentPlanner {
                 sim::ACTION_DIM
             );
         }
-        let model = Arc::new(model);
         let dims = planner::Dims {
             horizon: cfg.horizon,
             action_dim: model.dims().action_dim,
             latent_dim: model.dims().latent_dim,
         };
-        let rollout = CpuRollout::new_differentiable(
-            Arc::clone(&model),
-            cfg.horizon,
-            opt.max_batch(),
-            cfg.threads,
-        )?;
         let optimizer = AnyOptimizer::new(opt, dims)?;
         let mpc = Mpc::new(
             rollout,
@@ -122,7 +160,7 @@ impl LatentPlanner {
     }
 }
 
-impl ClosedLoop for LatentPlanner {
+impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
     fn start(&mut self, env: &Env) -> Result<()> {
         let goal = env.goal_observation()?;
         self.model
@@ -135,7 +173,7 @@ impl ClosedLoop for LatentPlanner {
     fn plan(&mut self, _env: &Env, obs: &[f32]) -> Result<Step> {
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
         self.mpc.solve(&self.z, &self.energy)?;
-        Ok(step_of(self.mpc.action(), self.mpc.stats()))
+        Ok(step_of(self.mpc.plan(), self.mpc.stats()))
     }
 }
 
@@ -179,7 +217,41 @@ impl ClosedLoop for OraclePlanner {
     fn plan(&mut self, env: &Env, _obs: &[f32]) -> Result<Step> {
         self.mpc.rollout_mut().set_state(env.snapshot()?);
         self.mpc.solve(&[0.0], &self.energy)?;
-        Ok(step_of(self.mpc.action(), self.mpc.stats()))
+        Ok(step_of(self.mpc.plan(), self.mpc.stats()))
+    }
+}
+
+/// The scripted expert (privileged state) behind the same interface, for side-by-side tables.
+pub struct ExpertLoop {
+    policy: Box<dyn sim::Policy>,
+}
+
+impl ExpertLoop {
+    /// The expert of `task`.
+    pub fn new(task: TaskKind) -> Self {
+        Self {
+            policy: sim::PolicyKind::Expert.build(task),
+        }
+    }
+}
+
+impl ClosedLoop for ExpertLoop {
+    fn start(&mut self, _env: &Env) -> Result<()> {
+        // The expert is deterministic; its seed is unused.
+        self.policy.reset(0);
+        Ok(())
+    }
+
+    fn plan(&mut self, env: &Env, _obs: &[f32]) -> Result<Step> {
+        let view = sim::PolicyView::of(env).context("the environment was not reset")?;
+        let action = self.policy.act(&view);
+        Ok(Step {
+            action,
+            plan: action.to_vec(),
+            energy: f32::NAN,
+            degraded: false,
+            iteration_energy: Vec::new(),
+        })
     }
 }
 
@@ -187,23 +259,71 @@ impl ClosedLoop for OraclePlanner {
 pub struct Step {
     /// The action to execute.
     pub action: [f32; sim::ACTION_DIM],
+    /// The whole plan, `(horizon, action_dim)`; its first row is `action`.
+    pub plan: Vec<f32>,
     /// The planner's best energy.
     pub energy: f32,
     /// The solve hit its deadline or fell back.
     pub degraded: bool,
+    /// Best energy per optimizer iteration.
+    pub iteration_energy: Vec<f32>,
 }
 
-/// `action`: the first action of the plan, `(action_dim,)`.
-fn step_of(action_in: &[f32], stats: &SolveStats) -> Step {
+/// `plan`: `(horizon, action_dim)`, the first row is executed.
+fn step_of(plan: &[f32], stats: &SolveStats) -> Step {
     let mut action = [0.0; sim::ACTION_DIM];
-    action.copy_from_slice(&action_in[..sim::ACTION_DIM]);
+    action.copy_from_slice(&plan[..sim::ACTION_DIM]);
     Step {
         action,
+        plan: plan.to_vec(),
         energy: stats.best_energy,
         degraded: !matches!(
             stats.status,
             SolveStatus::Completed | SolveStatus::Converged
         ),
+        iteration_energy: stats.energy_per_iteration.clone(),
+    }
+}
+
+/// Accumulates [`EpisodeResult::iteration_energy`].
+#[derive(Default)]
+struct IterationMean {
+    sums: Vec<f64>,
+    counts: Vec<usize>,
+}
+
+impl IterationMean {
+    fn add(&mut self, energies: &[f32]) {
+        let Some(&first) = energies.first() else {
+            return;
+        };
+        if !(first.is_finite() && first > 0.0) {
+            return;
+        }
+        if self.sums.len() < energies.len() {
+            self.sums.resize(energies.len(), 0.0);
+            self.counts.resize(energies.len(), 0);
+        }
+        for (i, e) in energies.iter().enumerate() {
+            if e.is_finite() {
+                self.sums[i] += f64::from(e / first);
+                self.counts[i] += 1;
+            }
+        }
+    }
+
+    fn means(&self) -> Vec<f32> {
+        self.sums
+            .iter()
+            .zip(&self.counts)
+            .map(|(s, &c)| {
+                if c > 0 {
+                    (s / c as f64) as f32
+                } else {
+                    f32::NAN
+                }
+            })
+            .collect()
     }
 }
 
@@ -216,9 +336,19 @@ pub trait ClosedLoop {
 }
 
 /// Runs one closed-loop episode from `seed`: plan, act, observe, until success or the budget.
-pub fn run_episode(p: &mut dyn ClosedLoop, env: &mut Env, seed: u64) -> Result<EpisodeResult> {
+/// With `record`, also returns every step for a replay ([`crate::replay`]); the last entry is
+/// the final state with a zero action and an empty plan.
+pub fn run_episode(
+    p: &mut dyn ClosedLoop,
+    env: &mut Env,
+    seed: u64,
+    record: bool,
+) -> Result<(EpisodeResult, Option<Vec<ReplayStep>>)> {
     let mut obs = env.reset(seed);
     p.start(env)?;
+    let scene_cfg = env.config().scene.clone();
+    let mut steps: Option<Vec<ReplayStep>> = record.then(Vec::new);
+    let mut iters = IterationMean::default();
     let mut r = EpisodeResult {
         seed,
         success: false,
@@ -227,20 +357,44 @@ pub fn run_episode(p: &mut dyn ClosedLoop, env: &mut Env, seed: u64) -> Result<E
         plan_ms: Vec::new(),
         energy: Vec::new(),
         degraded_steps: 0,
+        iteration_energy: Vec::new(),
     };
     loop {
         let t0 = Instant::now();
         let step = p.plan(env, &obs)?;
-        r.plan_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        r.plan_ms.push(ms);
         r.energy.push(step.energy);
         r.degraded_steps += step.degraded as usize;
+        iters.add(&step.iteration_energy);
+        if let (Some(rec), Some(s)) = (steps.as_mut(), env.state()) {
+            rec.push(replay::step_of(
+                &scene_cfg,
+                &s,
+                step.action,
+                &step.plan,
+                ms,
+                step.energy,
+            ));
+        }
         let out = env.step(&step.action)?;
         r.steps += 1;
         r.final_distance = out.info.distance;
         obs = out.obs;
         if out.terminated || out.truncated {
             r.success = out.info.success;
-            return Ok(r);
+            r.iteration_energy = iters.means();
+            if let (Some(rec), Some(s)) = (steps.as_mut(), env.state()) {
+                rec.push(replay::step_of(
+                    &scene_cfg,
+                    &s,
+                    [0.0; 4],
+                    &[],
+                    0.0,
+                    f32::NAN,
+                ));
+            }
+            return Ok((r, steps));
         }
     }
 }

@@ -7,5 +7,13 @@
 
 pub mod closed_loop;
 pub mod commands;
+pub mod episodes;
+pub mod json_nan;
 pub mod oracle;
 pub mod progress;
+pub mod replay;
+pub mod report;
+pub mod reports;
+pub mod setup;
+pub mod suite;
+pub mod summary;

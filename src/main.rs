@@ -31,6 +31,12 @@ enum Command {
     Run(commands::run::Args),
     /// Time the planners on the W1 reference workload (3 warm-ups, 20 timed calls).
     PlanBench(commands::plan_bench::Args),
+    /// Pick-and-place with the shipped model: success rate, planning latency and a report.
+    Demo(commands::demo::Args),
+    /// Collect, train and evaluate in one command (how the shipped model is made).
+    Pipeline(commands::pipeline::Args),
+    /// A benchmark suite (tasks x models x planners x seeds), resumable, with a report.
+    Bench(commands::bench::Args),
 }
 
 /// Parses the command line; usage errors come out as one line on stderr with exit status 2.
@@ -69,6 +75,9 @@ fn main() -> std::process::ExitCode {
         Command::EvalModel(a) => commands::eval_model::run(a),
         Command::PlanBench(a) => commands::plan_bench::run(a),
         Command::Run(a) => commands::run::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+        Command::Pipeline(a) => commands::pipeline::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -104,6 +104,31 @@ fn short_closed_loop_episodes_with_a_tiny_model_write_their_report() {
         serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["episodes"], 2);
+    // Both episodes are recorded for the replay (the default records the first 3).
+    for seed in [100_000, 100_001] {
+        let p = report.join(format!("replays/seed_{seed}.json"));
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(r["format"], "ebmpc_replay");
+        let steps = r["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 4, "3 control steps and the final state");
+        assert_eq!(
+            steps[0]["planned_palm"].as_array().unwrap().len(),
+            4,
+            "horizon 4"
+        );
+    }
+    for plot in ["success", "latency", "energy", "budget"] {
+        let svg = std::fs::read_to_string(report.join(format!("plots/{plot}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{plot}.svg");
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("ebmpc_replay"));
+    assert!(
+        std::fs::read_to_string(report.join("summary.md"))
+            .unwrap()
+            .contains("| reach |")
+    );
 
     // A model of another observation mode is refused with a one-line reason.
     let out = ebmpc(&[

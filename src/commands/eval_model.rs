@@ -45,14 +45,19 @@ fn probe_targets() -> Vec<ProbeTarget> {
     out
 }
 
-/// Runs the command.
-pub fn run(args: &Args) -> Result<()> {
-    let (dataset, seqs) = load_sequences(&args.data)?;
-    let bytes = std::fs::read(&args.model)
-        .with_context(|| format!("reading model {}", args.model.display()))?;
+/// Evaluates `model` on `data`'s held-out episodes (`holdout`: fraction, default the model's
+/// training `val_fraction`).
+pub fn evaluate_report(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    holdout: Option<f32>,
+) -> Result<world_model::train::eval::EvalReport> {
+    let (dataset, seqs) = load_sequences(data)?;
+    let bytes =
+        std::fs::read(model).with_context(|| format!("reading model {}", model.display()))?;
     let loaded = load_model(&bytes, Some(&layout_json(&dataset)?))
-        .with_context(|| format!("loading model {}", args.model.display()))?;
-    let fraction = args.holdout.unwrap_or_else(|| {
+        .with_context(|| format!("loading model {}", model.display()))?;
+    let fraction = holdout.unwrap_or_else(|| {
         loaded
             .meta
             .training
@@ -63,22 +68,40 @@ pub fn run(args: &Args) -> Result<()> {
         anyhow::bail!("--holdout must be in [0, 0.95), got {fraction}");
     }
     let (fit, held) = seqs.split(fraction);
-    let report = evaluate(
+    Ok(evaluate(
         &loaded.model,
         &seqs,
         &fit,
         &held,
         &[1, 4, 8, 16],
         &probe_targets(),
-    )?;
+    )?)
+}
+
+/// The report as JSON, with the model path and the mean latent std added.
+pub fn evaluate_file(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    holdout: Option<f32>,
+) -> Result<serde_json::Value> {
+    let report = evaluate_report(model, data, holdout)?;
+    let std_mean = report.latent_std.iter().sum::<f32>() / report.latent_dim.max(1) as f32;
+    let mut v = serde_json::to_value(&report)?;
+    v["model"] = serde_json::json!(model.display().to_string());
+    v["latent_std_mean"] = serde_json::json!(std_mean);
+    Ok(v)
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> Result<()> {
     if args.json {
-        let std_mean = report.latent_std.iter().sum::<f32>() / report.latent_dim.max(1) as f32;
-        let mut v = serde_json::to_value(&report)?;
-        v["model"] = serde_json::json!(args.model.display().to_string());
-        v["latent_std_mean"] = serde_json::json!(std_mean);
-        println!("{}", serde_json::to_string(&v)?);
+        println!(
+            "{}",
+            serde_json::to_string(&evaluate_file(&args.model, &args.data, args.holdout)?)?
+        );
         return Ok(());
     }
+    let report = evaluate_report(&args.model, &args.data, args.holdout)?;
     println!(
         "{} on {} held-out episodes of {}",
         args.model.display(),

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use kernels::{Backend, CudaRollout, CudaRolloutConfig};
 use planner::{
     AnyOptimizer, CpuRollout, Dims, Energy, Optimizer, OptimizerConfig, OptimizerKind, Problem,
-    Rollout, SolveStats,
+    RolloutGrad, SolveStats,
 };
 use serde::Serialize;
 use world_model::W1Workload;
@@ -30,9 +31,13 @@ pub struct Args {
     /// Planner: cem, icem, mppi, grad or hybrid.
     #[arg(long, default_value = "cem")]
     pub planner: String,
-    /// Threads of the rollout pool, the calling thread included.
+    /// Threads of the rollout pool, the calling thread included (CPU backend).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Rollout backend: cpu, cuda, or auto (CUDA when a driver and device are present, else
+    /// the CPU with one line saying why).
+    #[arg(long, default_value = "cpu")]
+    pub backend: Backend,
     /// Untimed warm-up calls.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
@@ -52,6 +57,8 @@ pub struct Args {
 pub struct PlanBenchReport {
     /// Planner name.
     pub planner: String,
+    /// Backend used: cpu or cuda.
+    pub backend: String,
     /// Threads used.
     pub threads: usize,
     /// Timed calls.
@@ -119,6 +126,42 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Runs the warm-up and timed calls; returns the times (ms) and the energies of the timed calls'
+/// plans.
+fn time_calls<R: RolloutGrad>(
+    rollout: &mut R,
+    args: &Args,
+    w: &W1Workload,
+    energy: &Energy,
+    cfg: &OptimizerConfig,
+    dims: Dims,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let warm = vec![0.0f32; dims.plan_len()];
+    let mut plan = vec![0.0f32; dims.plan_len()];
+    let mut stats = SolveStats::with_capacity(256);
+    let mut times = Vec::with_capacity(args.calls);
+    let mut energies = Vec::with_capacity(args.calls);
+    for call in 0..args.warmup + args.calls {
+        let mut opt = AnyOptimizer::new(with_seed(cfg, call as u64), dims)?;
+        let problem = Problem {
+            z0: &w.z0,
+            energy,
+            warm_start: &warm,
+            deadline: None,
+        };
+        let t0 = Instant::now();
+        opt.plan(rollout, &problem, &mut plan, &mut stats)?;
+        let dt = t0.elapsed().as_secs_f64() * 1e3;
+        if call >= args.warmup {
+            let mut e = [0.0f32];
+            rollout.evaluate(&w.z0, energy, &plan, &mut e)?;
+            times.push(dt);
+            energies.push(e[0] as f64);
+        }
+    }
+    Ok((times, energies))
+}
+
 /// Runs the protocol and prints the report.
 pub fn run(args: &Args) -> Result<()> {
     let kind = OptimizerKind::from_name(&args.planner)?;
@@ -134,35 +177,30 @@ pub fn run(args: &Args) -> Result<()> {
     energy.magnitude_weight = W1_ACTION_WEIGHT;
     let cfg = kind.default_config();
     let step_flops = w.model.step_flops() as f64;
-    let mut rollout = CpuRollout::new_differentiable(
-        Arc::new(w.model.clone()),
-        W1_HORIZON,
-        cfg.max_batch(),
-        args.threads,
-    )?;
-    let warm = vec![0.0f32; dims.plan_len()];
-    let mut plan = vec![0.0f32; dims.plan_len()];
-    let mut stats = SolveStats::with_capacity(256);
-    let mut times = Vec::with_capacity(args.calls);
-    let mut energies = Vec::with_capacity(args.calls);
-    for call in 0..args.warmup + args.calls {
-        let mut opt = AnyOptimizer::new(with_seed(&cfg, call as u64), dims)?;
-        let problem = Problem {
-            z0: &w.z0,
-            energy: &energy,
-            warm_start: &warm,
-            deadline: None,
-        };
-        let t0 = Instant::now();
-        opt.plan(&mut rollout, &problem, &mut plan, &mut stats)?;
-        let dt = t0.elapsed().as_secs_f64() * 1e3;
-        if call >= args.warmup {
-            let mut e = [0.0f32];
-            rollout.evaluate(&w.z0, &energy, &plan, &mut e)?;
-            times.push(dt);
-            energies.push(e[0] as f64);
+    let backend = args.backend.resolve()?;
+    let (mut times, energies) = match backend {
+        Backend::Cuda => {
+            let mut rollout = CudaRollout::new(
+                &w.model,
+                W1_HORIZON,
+                CudaRolloutConfig {
+                    capacity: cfg.max_batch(),
+                    grad_capacity: cfg.max_batch(),
+                    device: 0,
+                },
+            )?;
+            time_calls(&mut rollout, args, &w, &energy, &cfg, dims)?
         }
-    }
+        _ => {
+            let mut rollout = CpuRollout::new_differentiable(
+                Arc::new(w.model.clone()),
+                W1_HORIZON,
+                cfg.max_batch(),
+                args.threads,
+            )?;
+            time_calls(&mut rollout, args, &w, &energy, &cfg, dims)?
+        }
+    };
     times.sort_by(f64::total_cmp);
     let median_ms = percentile(&times, 0.5);
     let nominal_gflop = nominal_rows(&cfg, W1_HORIZON) as f64 * step_flops / 1e9;
@@ -178,6 +216,7 @@ pub fn run(args: &Args) -> Result<()> {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let report = PlanBenchReport {
         planner: kind.name().to_string(),
+        backend: backend.as_str().to_string(),
         threads: args.threads,
         calls: args.calls,
         median_ms,
@@ -194,9 +233,10 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "plan-bench W1 {} threads={} calls={}: median {:.2} ms, p90 {:.2} ms, final_energy {:.4}, \
+            "plan-bench W1 {} backend={} threads={} calls={}: median {:.2} ms, p90 {:.2} ms, final_energy {:.4}, \
              {:.2} GFLOP/call, {:.1} GFLOP/s ({:.0}% of sgemm {:.1}, {:.0}% of FMA peak {:.1})",
             report.planner,
+            report.backend,
             report.threads,
             report.calls,
             report.median_ms,
