@@ -35,6 +35,17 @@ pub struct LoopConfig {
     pub magnitude_weight: f32,
     /// Per-call planning deadline in ms; 0 = none. Default 0.
     pub deadline_ms: f64,
+    /// Plan toward the task's sub-goals in turn (`sim::subgoal`; learned `state` models only)
+    /// instead of the final goal alone. Default false.
+    pub subgoals: bool,
+    /// With `subgoals`: move on to the next sub-goal once the latent distance to the current one
+    /// falls below this fraction of the distance at which the phase began (in (0, 1)).
+    /// Default 0.25.
+    pub subgoal_ratio: f32,
+    /// With `subgoals`: also move on when the distance to the current sub-goal has not improved
+    /// by 2% for this many control steps (a grasp that is good enough but not exact, a cube
+    /// placed slightly off); 0 = never. Default 10.
+    pub subgoal_patience: usize,
 }
 
 impl Default for LoopConfig {
@@ -46,6 +57,9 @@ impl Default for LoopConfig {
             running_weight: 0.1,
             magnitude_weight: 1e-3,
             deadline_ms: 0.0,
+            subgoals: false,
+            subgoal_ratio: 0.25,
+            subgoal_patience: 10,
         }
     }
 }
@@ -84,6 +98,67 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<MlpWorldModel>> {
     energy: Energy,
     ws: <MlpWorldModel as WorldModel>::Workspace,
     z: Vec<f32>,
+    subgoals: Subgoals,
+}
+
+/// The sub-goal sequence of an episode (see [`LoopConfig::subgoals`]).
+struct Subgoals {
+    enabled: bool,
+    ratio: f32,
+    patience: usize,
+    /// Best distance to the current sub-goal in this phase, and the steps since it improved.
+    best: f32,
+    stalled: usize,
+    /// Latents of the sub-goals, in order.
+    latents: Vec<Vec<f32>>,
+    /// Current sub-goal.
+    index: usize,
+    /// Distance to the current sub-goal when its phase began; NaN until the first plan.
+    start_distance: f32,
+}
+
+fn l2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
+}
+
+impl Subgoals {
+    /// Advances past every sub-goal that `z` is close enough to; returns the current goal latent.
+    fn update(&mut self, z: &[f32]) -> &[f32] {
+        if self.start_distance.is_nan() {
+            self.start_distance = l2(z, &self.latents[self.index]);
+            self.best = f32::INFINITY;
+            self.stalled = 0;
+        }
+        let d = l2(z, &self.latents[self.index]);
+        if d < 0.98 * self.best {
+            self.best = d;
+            self.stalled = 0;
+        } else {
+            self.stalled += 1;
+        }
+        let stuck = self.patience > 0 && self.stalled >= self.patience;
+        if self.index + 1 < self.latents.len() && (stuck || d < self.ratio * self.start_distance) {
+            self.index += 1;
+            self.start_distance =
+                l2(&self.latents[self.index - 1], &self.latents[self.index]).max(1e-6);
+            self.best = l2(z, &self.latents[self.index]);
+            self.stalled = 0;
+            // Several sub-goals may already hold (e.g. open and closed gaps alike); skip them.
+            while self.index + 1 < self.latents.len()
+                && l2(z, &self.latents[self.index]) < self.ratio * self.start_distance
+            {
+                self.index += 1;
+                self.start_distance =
+                    l2(&self.latents[self.index - 1], &self.latents[self.index]).max(1e-6);
+                self.best = l2(z, &self.latents[self.index]);
+            }
+        }
+        &self.latents[self.index]
+    }
 }
 
 impl LatentPlanner {
@@ -153,6 +228,16 @@ impl<R: RolloutGrad> LatentPlanner<R> {
         Ok(Self {
             ws: model.workspace(1),
             z: vec![0.0; dims.latent_dim],
+            subgoals: Subgoals {
+                enabled: cfg.subgoals,
+                ratio: cfg.subgoal_ratio,
+                patience: cfg.subgoal_patience,
+                best: f32::INFINITY,
+                stalled: 0,
+                latents: Vec::new(),
+                index: 0,
+                start_distance: f32::NAN,
+            },
             model,
             mpc,
             energy,
@@ -166,14 +251,33 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
         self.model
             .encode(&goal, &mut self.energy.goal, &mut self.ws)
             .context("encoding the goal observation")?;
+        if self.subgoals.enabled {
+            let sg = &mut self.subgoals;
+            sg.latents.clear();
+            for o in env.subgoal_observations()? {
+                let mut z = vec![0.0; self.z.len()];
+                self.model
+                    .encode(&o, &mut z, &mut self.ws)
+                    .context("encoding a sub-goal observation")?;
+                sg.latents.push(z);
+            }
+            sg.index = 0;
+            sg.start_distance = f32::NAN;
+        }
         self.mpc.reset();
         Ok(())
     }
 
     fn plan(&mut self, _env: &Env, obs: &[f32]) -> Result<Step> {
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
+        if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
+            let g = self.subgoals.update(&self.z);
+            self.energy.goal.copy_from_slice(g);
+        }
         self.mpc.solve(&self.z, &self.energy)?;
-        Ok(step_of(self.mpc.plan(), self.mpc.stats()))
+        let mut step = step_of(self.mpc.plan(), self.mpc.stats());
+        step.phase = self.subgoals.index;
+        Ok(step)
     }
 }
 
@@ -251,6 +355,7 @@ impl ClosedLoop for ExpertLoop {
             energy: f32::NAN,
             degraded: false,
             iteration_energy: Vec::new(),
+            phase: 0,
         })
     }
 }
@@ -267,6 +372,8 @@ pub struct Step {
     pub degraded: bool,
     /// Best energy per optimizer iteration.
     pub iteration_energy: Vec<f32>,
+    /// Index of the sub-goal planned toward (0 without sub-goals).
+    pub phase: usize,
 }
 
 /// `plan`: `(horizon, action_dim)`, the first row is executed.
@@ -282,6 +389,7 @@ fn step_of(plan: &[f32], stats: &SolveStats) -> Step {
             SolveStatus::Completed | SolveStatus::Converged
         ),
         iteration_energy: stats.energy_per_iteration.clone(),
+        phase: 0,
     }
 }
 
@@ -375,6 +483,7 @@ pub fn run_episode(
                 &step.plan,
                 ms,
                 step.energy,
+                step.phase,
             ));
         }
         let out = env.step(&step.action)?;
@@ -392,9 +501,52 @@ pub fn run_episode(
                     &[],
                     0.0,
                     f32::NAN,
+                    step.phase,
                 ));
             }
             return Ok((r, steps));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Subgoals;
+
+    fn subgoals(patience: usize) -> Subgoals {
+        Subgoals {
+            enabled: true,
+            ratio: 0.25,
+            patience,
+            best: f32::INFINITY,
+            stalled: 0,
+            latents: vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 1.0]],
+            index: 0,
+            start_distance: f32::NAN,
+        }
+    }
+
+    #[test]
+    fn sub_goals_advance_when_close_and_when_stalled() {
+        let mut s = subgoals(0);
+        assert_eq!(s.update(&[-1.0, 0.0]), &[1.0, 0.0]);
+        // Halfway: not close enough (2.0 at the start, ratio 0.25).
+        s.update(&[0.0, 0.0]);
+        assert_eq!(s.index, 0);
+        // Within 0.5 of the first: on to the second.
+        assert_eq!(s.update(&[0.9, 0.0]), &[1.0, 1.0]);
+        // The last one is kept, however close.
+        s.update(&[1.0, 1.0]);
+        s.update(&[0.0, 1.0]);
+        assert_eq!(s.index, 2);
+
+        // Patience 3: no progress for 3 steps moves on.
+        let mut s = subgoals(3);
+        for _ in 0..3 {
+            s.update(&[-1.0, 0.0]);
+            assert_eq!(s.index, 0);
+        }
+        s.update(&[-1.0, 0.0]);
+        assert_eq!(s.index, 1);
     }
 }

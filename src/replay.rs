@@ -47,6 +47,9 @@ pub struct ReplayStep {
     pub planned_palm: Vec<[f32; 3]>,
     /// Planning time of this step (ms).
     pub plan_ms: f64,
+    /// Index of the sub-goal planned toward (0 without sub-goals).
+    #[serde(default)]
+    pub phase: usize,
     /// The planner's best energy (NaN, `null` in JSON, for the expert and the final state).
     #[serde(with = "crate::json_nan::one")]
     pub energy: f32,
@@ -112,8 +115,10 @@ pub fn step_of(
     plan: &[f32],
     plan_ms: f64,
     energy: f32,
+    phase: usize,
 ) -> ReplayStep {
     ReplayStep {
+        phase,
         palm: s.palm_pos,
         finger_gap: s.finger_gap,
         cube_pos: s.cube_pos,

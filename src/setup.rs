@@ -107,6 +107,12 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
             bail!("config key `{k}` = {v} must be finite and >= 0");
         }
     }
+    if !(c.subgoal_ratio > 0.0 && c.subgoal_ratio < 1.0) {
+        bail!(
+            "config key `planner.subgoal_ratio` = {} is out of range: (0, 1)",
+            c.subgoal_ratio
+        );
+    }
     if !(c.deadline_ms.is_finite() && c.deadline_ms >= 0.0) {
         bail!(
             "config key `planner.deadline_ms` = {} must be finite and >= 0",

@@ -35,6 +35,7 @@ fn replay(
             let t = i as f32 / (n - 1) as f32;
             let last = i + 1 == n;
             ReplayStep {
+                phase: 0,
                 palm: lerp(t),
                 finger_gap: if t > 0.8 { 0.04 } else { 0.08 },
                 cube_pos: [0.08 + cube_shift[0] * t, 0.05 + cube_shift[1] * t, 0.02],

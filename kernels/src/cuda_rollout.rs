@@ -12,6 +12,7 @@ use crate::error::KernelError;
 use crate::layout::PredictorLayout;
 use crate::sources::{ROLLOUT, THREADS, TILE};
 use cudarc::driver::{CudaFunction, CudaSlice, LaunchConfig, PushKernelArg};
+use planner::error::check_len;
 use planner::{Dims, Energy, Norm, PlanError, Rollout, RolloutGrad};
 use world_model::{LayerNormParams, MlpWorldModel, WorldModel};
 
@@ -176,8 +177,8 @@ impl CudaRollout {
         let d = self.dims;
         energy.validate(&d)?;
         let k = energies.len();
-        check("z0", z0.len(), d.latent_dim)?;
-        check("actions", actions.len(), k * d.plan_len())?;
+        check_len("z0", z0.len(), d.latent_dim)?;
+        check_len("actions", actions.len(), k * d.plan_len())?;
         if k > capacity {
             return Err(PlanError::TooManySamples {
                 requested: k,
@@ -203,18 +204,6 @@ impl CudaRollout {
             block_dim: (THREADS as u32, 1, 1),
             shared_mem_bytes: smem as u32,
         }
-    }
-}
-
-fn check(name: &'static str, found: usize, expected: usize) -> Result<(), PlanError> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(PlanError::BufferLength {
-            name,
-            expected,
-            found,
-        })
     }
 }
 
@@ -318,7 +307,7 @@ impl RolloutGrad for CudaRollout {
         energies: &mut [f32],
         grads: &mut [f32],
     ) -> Result<(), PlanError> {
-        check("grads", grads.len(), actions.len())?;
+        check_len("grads", grads.len(), actions.len())?;
         let k = self.upload(z0, energy, actions, energies, self.config.grad_capacity)?;
         if k == 0 {
             return Ok(());

@@ -61,11 +61,7 @@ pub enum PlanError {
 }
 
 /// Checks that a buffer has exactly `expected` elements.
-pub(crate) fn check_len(
-    name: &'static str,
-    found: usize,
-    expected: usize,
-) -> Result<(), PlanError> {
+pub fn check_len(name: &'static str, found: usize, expected: usize) -> Result<(), PlanError> {
     if found == expected {
         Ok(())
     } else {

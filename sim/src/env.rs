@@ -188,6 +188,25 @@ impl Env {
         Ok(out)
     }
 
+    /// Observations of this episode's sub-goals (see [`TaskKind::subgoal_states`]), in order;
+    /// each `(obs_dim,)`. `state` observations only.
+    pub fn subgoal_observations(&self) -> Result<Vec<Vec<f32>>> {
+        let ep = self.episode.as_ref().ok_or(SimError::NotReset)?;
+        if self.layout.mode != ObsMode::State {
+            return Err(SimError::SubgoalsNeedState(self.layout.mode.name()));
+        }
+        Ok(self
+            .task
+            .subgoal_states(&self.cfg.scene, &ep.setup)
+            .iter()
+            .map(|s| {
+                let mut out = vec![0.0; self.layout.dim()];
+                crate::obs::write_state(s, &mut out);
+                out
+            })
+            .collect())
+    }
+
     /// Privileged scene state (for scripted policies, oracle planners and tests).
     pub fn state(&self) -> Option<SceneState> {
         self.scene.as_ref().map(Scene::state)

@@ -24,6 +24,9 @@ pub enum SimError {
     /// `step` was called before `reset`.
     #[error("step called before reset")]
     NotReset,
+    /// Sub-goal observations exist for `state` observations only.
+    #[error("sub-goal observations need `state` observations; this environment has `{0}`")]
+    SubgoalsNeedState(&'static str),
     /// A configuration value is out of its allowed range.
     #[error("config key `{key}` = {value} is out of range: {expected}")]
     ConfigRange {

@@ -19,6 +19,7 @@ pub mod obs;
 pub mod policy;
 pub mod rollout;
 pub mod scene;
+pub mod subgoal;
 pub mod task;
 
 pub use config::{SceneConfig, SimConfig, TaskParams};

@@ -473,6 +473,7 @@ mod tests {
                 workspace_max: [0.25, 0.25, 0.35],
             },
             steps: vec![ReplayStep {
+                phase: 0,
                 palm: [0.0, 0.0, 0.2],
                 finger_gap: 0.05,
                 cube_pos: [0.0, 0.1, 0.02],
