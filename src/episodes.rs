@@ -28,6 +28,8 @@ pub struct Episodes<'a> {
     pub episodes: u64,
     /// The first this many episodes are recorded for the 3D replay.
     pub replays: u64,
+    /// Rollout samples per control step, for the summary.
+    pub samples_per_step: Option<usize>,
 }
 
 /// What a batch produced.
@@ -117,7 +119,8 @@ impl Episodes<'_> {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let summary = RunSummary::of(self.task, self.model, self.planner, self.seed, &results);
+        let mut summary = RunSummary::of(self.task, self.model, self.planner, self.seed, &results);
+        summary.samples_per_step = self.samples_per_step;
         if let Some(dir) = report {
             sim::dataset::write_atomic(
                 &dir.join("summary.json"),
@@ -129,7 +132,7 @@ impl Episodes<'_> {
             let cells = [Cell {
                 summary: summary.clone(),
                 episodes: results.clone(),
-                samples_per_step: None,
+                samples_per_step: self.samples_per_step,
             }];
             reports::write_html(
                 dir,

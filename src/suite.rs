@@ -22,6 +22,9 @@ pub struct SuiteModel {
     /// Observation mode of a model file: state or depth. Default state.
     #[serde(default = "default_obs")]
     pub obs: String,
+    /// Episodes per cell of this model, when fewer than the suite's (the oracle is slow).
+    #[serde(default)]
+    pub episodes: Option<u64>,
 }
 
 fn default_obs() -> String {
@@ -57,7 +60,8 @@ pub struct Suite {
     #[serde(default = "default_replays")]
     pub replays: u64,
     /// Loop and scene settings as in `ebmpc run --config` (file path relative to the working
-    /// directory); default: the built-in defaults.
+    /// directory; its `[optimizer]` table is not used: planners come from `[[planner]]`);
+    /// default: the built-in defaults.
     #[serde(default)]
     pub run_config: Option<String>,
     /// Models.
@@ -95,22 +99,15 @@ pub struct CellSpec {
     pub kind: OptimizerKind,
     /// Explicit optimizer settings.
     pub optimizer: Option<OptimizerConfig>,
+    /// Episodes of this cell.
+    pub episodes: u64,
 }
 
 /// Rollout samples one control step evaluates with `cfg` (the planning budget).
 pub fn samples_per_step(cfg: &OptimizerConfig) -> usize {
     match cfg {
         OptimizerConfig::Cem(c) => c.num_samples * c.iterations,
-        OptimizerConfig::Icem(c) => {
-            // The population shrinks by `population_decay` per iteration (never below elites).
-            let mut n = c.num_samples as f32;
-            let mut total = 0.0;
-            for _ in 0..c.iterations {
-                total += n.max(c.num_elites as f32).round();
-                n *= c.population_decay;
-            }
-            total as usize
-        }
+        OptimizerConfig::Icem(c) => (0..c.iterations).map(|i| c.population(i)).sum(),
         OptimizerConfig::Mppi(c) => c.num_samples * c.iterations,
         OptimizerConfig::Gradient(c) => c.num_starts * c.steps,
         OptimizerConfig::Hybrid(c) => {
@@ -167,6 +164,7 @@ impl Suite {
                 let model = ModelSpec::parse(&m.path);
                 let model_name = m.name.clone().unwrap_or_else(|| m.path.clone());
                 let obs: ObsMode = m.obs.parse()?;
+                let episodes = m.episodes.unwrap_or(self.episodes).min(self.episodes);
                 let mut push = |planner_name: String, kind, optimizer| {
                     out.push(CellSpec {
                         key: format!("{}|{}|{}", task.name(), model_name, planner_name),
@@ -177,6 +175,7 @@ impl Suite {
                         planner_name,
                         kind,
                         optimizer,
+                        episodes,
                     });
                 };
                 if model == ModelSpec::Expert {

@@ -31,6 +31,9 @@ pub struct RunSummary {
     pub degraded_steps: usize,
     /// Seed of the first episode.
     pub seed: u64,
+    /// Rollout samples per control step (the planning budget), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples_per_step: Option<usize>,
 }
 
 /// The `p`-quantile (0..=1) of sorted values, nearest rank; 0 for none.
@@ -74,6 +77,7 @@ impl RunSummary {
                 / n,
             degraded_steps: results.iter().map(|r| r.degraded_steps).sum(),
             seed,
+            samples_per_step: None,
         }
     }
 
@@ -99,15 +103,17 @@ impl RunSummary {
 /// A Markdown table of summaries.
 pub fn markdown_table(rows: &[RunSummary]) -> String {
     let mut s = String::from(
-        "| task | model | planner | episodes | success | plan ms p50 | plan ms p99 | steps | final dist (m) |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| task | model | planner | samples/step | episodes | success | plan ms p50 | plan ms p99 | steps | final dist (m) |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {}/{} ({:.0}%) | {:.2} | {:.2} | {:.1} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {}/{} ({:.0}%) | {:.2} | {:.2} | {:.1} | {:.3} |\n",
             r.task,
             r.model,
             r.planner,
+            r.samples_per_step
+                .map_or("-".to_string(), |n| n.to_string()),
             r.episodes,
             r.successes,
             r.episodes,

@@ -105,7 +105,8 @@ impl IcemConfig {
         })
     }
 
-    fn population(&self, iteration: usize) -> usize {
+    /// Sequences drawn in iteration `iteration` (see the module docs).
+    pub fn population(&self, iteration: usize) -> usize {
         let n = (self.num_samples as f32 / self.population_decay.powi(iteration as i32)).round()
             as usize;
         n.clamp(2 * self.num_elites, self.num_samples)

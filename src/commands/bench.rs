@@ -103,10 +103,10 @@ pub fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|c| {
             let have = done.get(&c.key).map_or(0, Vec::len) as u64;
-            suite.episodes.saturating_sub(have)
+            c.episodes.saturating_sub(have)
         })
         .sum();
-    let total = cells.len() as u64 * suite.episodes;
+    let total: u64 = cells.iter().map(|c| c.episodes).sum();
     if todo < total {
         eprintln!(
             "resuming {}: {} of {total} episodes already done",
@@ -126,7 +126,7 @@ pub fn run(args: &Args) -> Result<()> {
             .get(&cell.key)
             .map(|v| v.iter().map(|r| r.result.seed).collect())
             .unwrap_or_default();
-        let seeds: Vec<u64> = (0..suite.episodes)
+        let seeds: Vec<u64> = (0..cell.episodes)
             .map(|i| suite.seed.wrapping_add(i))
             .filter(|s| !have.contains(s))
             .collect();
@@ -212,16 +212,19 @@ fn report_cells(
             let mut eps: Vec<EpisodeResult> = lines.iter().map(|l| l.result.clone()).collect();
             eps.sort_by_key(|e| e.seed);
             eps.dedup_by_key(|e| e.seed);
+            let budget = lines.first().and_then(|l| l.samples_per_step);
+            let mut summary = RunSummary::of(
+                c.task.name(),
+                &c.model_name,
+                &c.planner_name,
+                suite.seed,
+                &eps,
+            );
+            summary.samples_per_step = budget;
             Some(Cell {
-                summary: RunSummary::of(
-                    c.task.name(),
-                    &c.model_name,
-                    &c.planner_name,
-                    suite.seed,
-                    &eps,
-                ),
+                summary,
                 episodes: eps,
-                samples_per_step: lines.first().and_then(|l| l.samples_per_step),
+                samples_per_step: budget,
             })
         })
         .collect()

@@ -9,7 +9,7 @@ use crate::episodes::Episodes;
 use crate::setup::{self, ModelSpec, RunConfig};
 
 /// The shipped model.
-pub const SHIPPED_MODEL: &str = "models/pick_place_state.safetensors";
+pub const SHIPPED_MODEL: &str = "models/tabletop_state.safetensors";
 /// The shipped closed-loop configuration.
 pub const SHIPPED_CONFIG: &str = "configs/run/pick_place.toml";
 
@@ -77,6 +77,9 @@ pub fn run(args: &Args) -> Result<()> {
         seed: args.seed,
         episodes: args.episodes,
         replays: args.episodes.min(5),
+        samples_per_step: Some(crate::suite::samples_per_step(
+            cfg.optimizer.as_ref().unwrap_or(&kind.default_config()),
+        )),
     }
     .run(controller.as_mut(), &mut env, Some(&args.out))?;
     if args.json {

@@ -13,10 +13,11 @@ use super::{collect, eval_model, train};
 /// recipe). Steps whose output already exists are reused unless --force.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Task whose noisy-expert episodes make the data: reach, push or pick_place.
-    #[arg(long, default_value = "pick_place")]
-    pub task: String,
-    /// Episodes to collect (seeds SEED ..).
+    /// Tasks whose noisy-expert episodes make the data, comma-separated (one file each, trained
+    /// on together).
+    #[arg(long, default_value = "reach,push,pick_place", value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Episodes to collect per task (seeds SEED ..).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub episodes: u64,
     /// First seed of the data.
@@ -26,11 +27,11 @@ pub struct Args {
     #[arg(long, default_value = "state")]
     pub obs: String,
     /// Training config.
-    #[arg(long, default_value = "configs/train/state.toml")]
+    #[arg(long, default_value = "configs/train/tabletop.toml")]
     pub config: PathBuf,
-    /// Model file to write; the data goes to `data/<file stem>.data.safetensors` and the
-    /// evaluation to `<out without extension>.eval.json`.
-    #[arg(long, default_value = "models/pick_place_state.safetensors")]
+    /// Model file to write; the data goes to `data/<file stem>.<task>.safetensors` and the
+    /// evaluation (per task, on its held-out episodes) to `<out without extension>.eval.json`.
+    #[arg(long, default_value = "models/tabletop_state.safetensors")]
     pub out: PathBuf,
     /// Redo every step even where its output exists.
     #[arg(long)]
@@ -39,7 +40,12 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<()> {
-    let task: TaskKind = args.task.parse()?;
+    let tasks: Vec<TaskKind> = args
+        .tasks
+        .iter()
+        .map(|t| t.parse())
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(!tasks.is_empty(), "--tasks needs at least one task");
     let obs: ObsMode = args.obs.parse()?;
     let stem = args
         .out
@@ -47,30 +53,35 @@ pub fn run(args: &Args) -> Result<()> {
         .context("--out needs a file name")?
         .to_string_lossy()
         .into_owned();
-    let data = PathBuf::from("data").join(format!("{stem}.data.safetensors"));
+    let data: Vec<PathBuf> = tasks
+        .iter()
+        .map(|t| PathBuf::from("data").join(format!("{stem}.{}.safetensors", t.name())))
+        .collect();
     let t0 = Instant::now();
-    if args.force || !data.exists() {
-        std::fs::create_dir_all("data").context("creating data/")?;
-        eprintln!(
-            "[1/3] collecting {} noisy-expert {} episodes -> {}",
-            args.episodes,
-            task.name(),
-            data.display()
-        );
-        collect::run(&collect::Args {
-            episodes: EpisodeArgs {
-                task,
-                policy: PolicyKind::Noisy,
-                episodes: args.episodes,
-                seed: args.seed,
-                obs,
-                config: None,
-                threads: None,
-            },
-            out: data.clone(),
-        })?;
-    } else {
-        eprintln!("[1/3] reusing {}", data.display());
+    for (task, file) in tasks.iter().zip(&data) {
+        if args.force || !file.exists() {
+            std::fs::create_dir_all("data").context("creating data/")?;
+            eprintln!(
+                "[1/3] collecting {} noisy-expert {} episodes -> {}",
+                args.episodes,
+                task.name(),
+                file.display()
+            );
+            collect::run(&collect::Args {
+                episodes: EpisodeArgs {
+                    task: *task,
+                    policy: PolicyKind::Noisy,
+                    episodes: args.episodes,
+                    seed: args.seed,
+                    obs,
+                    config: None,
+                    threads: None,
+                },
+                out: file.clone(),
+            })?;
+        } else {
+            eprintln!("[1/3] reusing {}", file.display());
+        }
     }
     let t1 = Instant::now();
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -83,7 +94,7 @@ pub fn run(args: &Args) -> Result<()> {
             args.out.display()
         );
         train::run(&train::Args {
-            data: vec![data.clone()],
+            data: data.clone(),
             config: Some(args.config.clone()),
             out: args.out.clone(),
             resume: !args.force,
@@ -94,14 +105,43 @@ pub fn run(args: &Args) -> Result<()> {
         eprintln!("[2/3] reusing {}", args.out.display());
     }
     let t2 = Instant::now();
-    eprintln!("[3/3] evaluating on the held-out episodes");
+    eprintln!("[3/3] evaluating on each task's held-out episodes");
+    let mut report = serde_json::Map::new();
+    for (task, file) in tasks.iter().zip(&data) {
+        report.insert(
+            task.name().into(),
+            eval_model::evaluate_file(&args.out, file, None)?,
+        );
+    }
+    let report = serde_json::Value::Object(report);
     let eval_path = args.out.with_extension("eval.json");
-    let report = eval_model::evaluate_file(&args.out, &data, None)?;
     sim::dataset::write_atomic(
         &eval_path,
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
-    println!("{}", serde_json::to_string(&report)?);
+    for (task, r) in report.as_object().into_iter().flatten() {
+        let ratio8 = r["k_step_ratio"]
+            .as_array()
+            .and_then(|v| v.iter().find(|p| p[0] == 8))
+            .map_or(f64::NAN, |p| p[1].as_f64().unwrap_or(f64::NAN));
+        let probes: Vec<String> = r["probes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{} {:.3}",
+                    p["name"].as_str().unwrap_or("?"),
+                    p["r2"].as_f64().unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
+        println!(
+            "{task}: 8-step error / copy baseline {ratio8:.3}, probe R^2 {}, effective rank {:.1}",
+            probes.join(", "),
+            r["effective_rank"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     eprintln!(
         "pipeline done in {:.0} s (collect {:.0} s, train {:.0} s, evaluate {:.0} s): model {}, \
          evaluation {}",
