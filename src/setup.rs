@@ -29,14 +29,19 @@ pub struct RunConfig {
     pub optimizer: Option<OptimizerConfig>,
 }
 
+/// Reads a TOML file into `T`; errors name the file (`what` says which kind) and, for a parse
+/// error, the key and line, on one line.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().replace('\n', " ")))
+}
+
 impl RunConfig {
     /// Reads and checks a TOML file; errors name the file and the key.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config {}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("{}: {}", path.display(), e.to_string().replace('\n', " "))
-        })?;
+        let cfg: Self = read_toml(path, "config")?;
         check_loop(&cfg.planner)?;
         if let Some(o) = &cfg.optimizer {
             o.validate()?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use planner::{OptimizerConfig, OptimizerKind};
 use serde::{Deserialize, Serialize};
 use sim::{ObsMode, TaskKind};
@@ -25,6 +25,9 @@ pub struct SuiteModel {
     /// Episodes per cell of this model, when fewer than the suite's (the oracle is slow).
     #[serde(default)]
     pub episodes: Option<u64>,
+    /// Loop and scene settings for this model, replacing the suite's `run_config`.
+    #[serde(default)]
+    pub run_config: Option<String>,
 }
 
 fn default_obs() -> String {
@@ -40,6 +43,14 @@ pub struct SuitePlanner {
     /// Optimizer settings (`kind` plus fields); default: the defaults of the optimizer `name`.
     #[serde(default)]
     pub optimizer: Option<OptimizerConfig>,
+    /// Also run this planner with the oracle (with explicit `optimizer` settings, which are
+    /// sized for learned models, the oracle can be very slow). Default true.
+    #[serde(default = "default_true")]
+    pub oracle: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// A suite file.
@@ -101,6 +112,8 @@ pub struct CellSpec {
     pub optimizer: Option<OptimizerConfig>,
     /// Episodes of this cell.
     pub episodes: u64,
+    /// Loop and scene settings file of this cell (`None`: the built-in defaults).
+    pub run_config: Option<String>,
 }
 
 /// Rollout samples one control step evaluates with `cfg` (the planning budget).
@@ -120,11 +133,7 @@ pub fn samples_per_step(cfg: &OptimizerConfig) -> usize {
 impl Suite {
     /// Reads and checks a suite file; errors name the file and the key.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading suite {}", path.display()))?;
-        let s: Self = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("{}: {}", path.display(), e.to_string().replace('\n', " "))
-        })?;
+        let s: Self = setup::read_toml(path, "suite")?;
         if s.episodes == 0 {
             bail!("{}: `episodes` must be at least 1", path.display());
         }
@@ -137,13 +146,6 @@ impl Suite {
         Ok(s)
     }
 
-    /// The loop settings.
-    pub fn run_config(&self) -> Result<RunConfig> {
-        match &self.run_config {
-            None => Ok(RunConfig::default()),
-            Some(p) => RunConfig::load(Path::new(p)),
-        }
-    }
 
     /// Every cell, task-major. The expert gets one cell per task; the oracle skips gradient
     /// planners (it has no gradients).
@@ -176,6 +178,7 @@ impl Suite {
                         kind,
                         optimizer,
                         episodes,
+                        run_config: m.run_config.clone().or_else(|| self.run_config.clone()),
                     });
                 };
                 if model == ModelSpec::Expert {
@@ -188,7 +191,8 @@ impl Suite {
                         None => OptimizerKind::from_name(&p.name)?,
                     };
                     if model == ModelSpec::Oracle
-                        && matches!(kind, OptimizerKind::Gradient | OptimizerKind::Hybrid)
+                        && (!p.oracle
+                            || matches!(kind, OptimizerKind::Gradient | OptimizerKind::Hybrid))
                     {
                         continue;
                     }
@@ -201,6 +205,14 @@ impl Suite {
 }
 
 impl CellSpec {
+    /// The loop settings of this cell.
+    pub fn run_config(&self) -> Result<RunConfig> {
+        match &self.run_config {
+            None => Ok(RunConfig::default()),
+            Some(p) => RunConfig::load(Path::new(p)),
+        }
+    }
+
     /// The optimizer settings the cell runs with (explicit, the oracle's, or the defaults).
     pub fn effective_optimizer(&self) -> Option<OptimizerConfig> {
         match (&self.model, &self.optimizer) {

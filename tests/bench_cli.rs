@@ -40,14 +40,17 @@ fn a_suite_runs_writes_its_report_and_resumes() {
     };
     write_suite(1);
     let out_dir = dir.path().join("out");
-    let out = ok(ebmpc(&[
-        "bench",
-        "--suite",
-        s(&suite),
-        "--out",
-        s(&out_dir),
-        "--json",
-    ]));
+    let bench = || {
+        ok(ebmpc(&[
+            "bench",
+            "--suite",
+            s(&suite),
+            "--out",
+            s(&out_dir),
+            "--json",
+        ]))
+    };
+    let out = bench();
     let summaries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     // 2 tasks x (expert + oracle/cem-small); the oracle has no gradients, so no grad cells.
     assert_eq!(summaries.len(), 4, "{summaries:?}");
@@ -73,14 +76,7 @@ fn a_suite_runs_writes_its_report_and_resumes() {
     text.push_str("{\"cell\": \"reach|ex");
     std::fs::write(&results, text).unwrap();
     write_suite(2);
-    let out = ok(ebmpc(&[
-        "bench",
-        "--suite",
-        s(&suite),
-        "--out",
-        s(&out_dir),
-        "--json",
-    ]));
+    let out = bench();
     assert!(String::from_utf8_lossy(&out.stderr).contains("4 of 8 episodes already done"));
     let all = lines(&results);
     assert_eq!(all.len(), 8);

@@ -93,8 +93,12 @@ pub fn run(args: &Args) -> Result<()> {
     let suite = Suite::load(&args.suite)?;
     // Resolve once: `auto` prints its fallback line once, not per cell.
     let backend = args.backend.resolve()?;
-    let run_cfg = suite.run_config()?;
     let cells = suite.cells()?;
+    // Check every cell's loop settings before the first episode, not midway.
+    for c in &cells {
+        c.run_config()
+            .with_context(|| format!("cell {}", c.key))?;
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let results_path = args.out.join("results.jsonl");
@@ -132,6 +136,7 @@ pub fn run(args: &Args) -> Result<()> {
             .collect();
         pb.set_message(cell.key.clone());
         if !seeds.is_empty() {
+            let run_cfg = cell.run_config()?;
             let mut env = Env::new(run_cfg.sim(), cell.task, cell.obs)?;
             let mut controller = setup::build_loop(
                 &cell.model,
@@ -155,7 +160,7 @@ pub fn run(args: &Args) -> Result<()> {
                         &r,
                         steps,
                     );
-                    write_replay(&args.out, &format!("cell{ci:03}_"), &rp)?;
+                    write_replay(&args.out, &file_prefix(&cell.key), &rp)?;
                 }
                 let line = ResultLine {
                     cell: cell.key.clone(),
@@ -186,6 +191,20 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `task|model|planner` as a file-name prefix: every character other than ASCII letters, digits,
+/// `-` and `_` becomes `_`, and the parts are joined by `__`.
+fn file_prefix(key: &str) -> String {
+    let clean: String = key
+        .chars()
+        .map(|c| match c {
+            '|' => '+',
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' => c,
+            _ => '_',
+        })
+        .collect();
+    format!("{}__", clean.replace('+', "__"))
 }
 
 /// The cells' summaries, in suite order, for the cells with any results.
