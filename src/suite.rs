@@ -146,7 +146,6 @@ impl Suite {
         Ok(s)
     }
 
-
     /// Every cell, task-major. The expert gets one cell per task; the oracle skips gradient
     /// planners (it has no gradients).
     pub fn cells(&self) -> Result<Vec<CellSpec>> {

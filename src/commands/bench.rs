@@ -96,8 +96,7 @@ pub fn run(args: &Args) -> Result<()> {
     let cells = suite.cells()?;
     // Check every cell's loop settings before the first episode, not midway.
     for c in &cells {
-        c.run_config()
-            .with_context(|| format!("cell {}", c.key))?;
+        c.run_config().with_context(|| format!("cell {}", c.key))?;
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
