@@ -222,3 +222,34 @@ impl CellSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Suite;
+    use crate::setup::RunConfig;
+
+    /// Every shipped suite and run config loads, and every cell's run config with it.
+    #[test]
+    fn shipped_configs_load() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(root.join("configs/run")).unwrap() {
+            let p = entry.unwrap().path();
+            RunConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+        }
+        let mut suites = 0;
+        for entry in std::fs::read_dir(root.join("configs/bench")).unwrap() {
+            let p = entry.unwrap().path();
+            let s = Suite::load(&p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+            let cells = s
+                .cells()
+                .unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+            assert!(!cells.is_empty(), "{}", p.display());
+            for c in &cells {
+                c.run_config()
+                    .unwrap_or_else(|e| panic!("{} {}: {e:#}", p.display(), c.key));
+            }
+            suites += 1;
+        }
+        assert!(suites >= 2);
+    }
+}
