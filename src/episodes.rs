@@ -132,7 +132,6 @@ impl Episodes<'_> {
             let cells = [Cell {
                 summary: summary.clone(),
                 episodes: results.clone(),
-                samples_per_step: self.samples_per_step,
             }];
             reports::write_html(
                 dir,

@@ -19,8 +19,6 @@ pub struct Cell {
     pub summary: RunSummary,
     /// Per-episode results.
     pub episodes: Vec<EpisodeResult>,
-    /// Rollout samples per control step (the planning budget), when known.
-    pub samples_per_step: Option<usize>,
 }
 
 impl Cell {

@@ -146,6 +146,21 @@ pub fn oracle_config(kind: OptimizerKind) -> OptimizerConfig {
     cfg
 }
 
+/// The optimizer settings `model` runs with: `explicit` when given, else the oracle's reduced
+/// defaults for the oracle or the defaults of `kind`; `None` for the expert (no optimizer).
+pub fn effective_optimizer(
+    model: &ModelSpec,
+    kind: OptimizerKind,
+    explicit: Option<&OptimizerConfig>,
+) -> Option<OptimizerConfig> {
+    match (model, explicit) {
+        (ModelSpec::Expert, _) => None,
+        (_, Some(o)) => Some(o.clone()),
+        (ModelSpec::Oracle, None) => Some(oracle_config(kind)),
+        (ModelSpec::File(_), None) => Some(kind.default_config()),
+    }
+}
+
 /// Loads a learned model and checks it against the observation layout of `mode` and `scene`.
 pub fn load_learned(path: &str, mode: ObsMode, scene: &SceneConfig) -> Result<MlpWorldModel> {
     let layout = serde_json::to_value(ObsLayout::new(mode, scene))?;

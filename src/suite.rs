@@ -211,16 +211,6 @@ impl CellSpec {
             Some(p) => RunConfig::load(Path::new(p)),
         }
     }
-
-    /// The optimizer settings the cell runs with (explicit, the oracle's, or the defaults).
-    pub fn effective_optimizer(&self) -> Option<OptimizerConfig> {
-        match (&self.model, &self.optimizer) {
-            (ModelSpec::Expert, _) => None,
-            (_, Some(o)) => Some(o.clone()),
-            (ModelSpec::Oracle, None) => Some(setup::oracle_config(self.kind)),
-            (ModelSpec::File(_), None) => Some(self.kind.default_config()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -147,7 +147,10 @@ pub fn run(args: &Args) -> Result<()> {
                 backend,
             )
             .with_context(|| format!("cell {}", cell.key))?;
-            let budget = cell.effective_optimizer().as_ref().map(samples_per_step);
+            let budget =
+                setup::effective_optimizer(&cell.model, cell.kind, cell.optimizer.as_ref())
+                    .as_ref()
+                    .map(samples_per_step);
             for seed in seeds {
                 let record = seed < suite.seed.wrapping_add(suite.replays);
                 let (r, steps) = run_episode(controller.as_mut(), &mut env, seed, record)
@@ -242,7 +245,6 @@ fn report_cells(
             Some(Cell {
                 summary,
                 episodes: eps,
-                samples_per_step: budget,
             })
         })
         .collect()

@@ -93,17 +93,9 @@ pub fn run(args: &Args) -> Result<()> {
         seed: args.seed,
         episodes: args.episodes,
         replays: args.replays,
-        samples_per_step: match &model {
-            ModelSpec::Expert => None,
-            ModelSpec::Oracle => Some(crate::suite::samples_per_step(
-                cfg.optimizer
-                    .as_ref()
-                    .unwrap_or(&setup::oracle_config(kind)),
-            )),
-            ModelSpec::File(_) => Some(crate::suite::samples_per_step(
-                cfg.optimizer.as_ref().unwrap_or(&kind.default_config()),
-            )),
-        },
+        samples_per_step: setup::effective_optimizer(&model, kind, cfg.optimizer.as_ref())
+            .as_ref()
+            .map(crate::suite::samples_per_step),
     }
     .run(controller.as_mut(), &mut env, args.report.as_deref())?;
     if args.json {
