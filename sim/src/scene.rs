@@ -14,6 +14,9 @@ pub const FINGER_HALF: [f32; 3] = [0.008, 0.012, 0.03];
 /// Clearance kept between the fingertips and the table, in m.
 pub const FINGERTIP_CLEARANCE: f32 = 0.005;
 
+/// Largest finger-cube separation that still counts as touching, in m.
+pub const TOUCH_MARGIN: f32 = 1e-3;
+
 /// Vertical offset from the palm centre to the finger centres, in m (negative: below).
 const FINGER_DROP: f32 = -(PALM_HALF[2] + FINGER_HALF[2]);
 
@@ -253,12 +256,23 @@ impl Scene {
         ((b - a).abs() - 2.0 * FINGER_HALF[0]).max(0.0)
     }
 
-    /// Whether either finger touches the cube.
+    /// Whether either finger touches the cube: their shapes, at the current poses, are within
+    /// [`TOUCH_MARGIN`] of each other.
+    ///
+    /// Measured geometrically, not read from the narrow phase: rapier 0.36 can leave a
+    /// finger-cube contact pair flagged active with frozen contact points after the finger has
+    /// moved away, which made a released cube count as touched for the rest of the episode.
     pub fn fingers_touch_cube(&self) -> bool {
+        let cube = &self.world.colliders[self.cube_collider];
         self.finger_colliders.iter().any(|&f| {
-            self.world
-                .contact_pair(f, self.cube_collider)
-                .is_some_and(|p| p.has_any_active_contact())
+            let finger = &self.world.colliders[f];
+            rapier3d::parry::query::distance(
+                finger.position(),
+                finger.shape(),
+                cube.position(),
+                cube.shape(),
+            )
+            .is_ok_and(|d| d.distance <= TOUCH_MARGIN)
         })
     }
 

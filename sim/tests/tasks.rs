@@ -172,3 +172,23 @@ fn depth_goal_observation_differs_where_the_cube_moved() {
         .count();
     assert!(changed > 0, "goal depth image equals the start image");
 }
+
+/// A recorded learned-planner episode that places the cube, opens the fingers and rises. Rapier
+/// kept the finger-cube contact pair flagged active with frozen points after the fingers left,
+/// so the episode never succeeded; `Scene::fingers_touch_cube` now measures the distance.
+#[test]
+fn a_released_cube_stops_counting_as_touched_once_the_fingers_leave() {
+    let text = include_str!("fixtures/release_after_place.json");
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let actions: Vec<Vec<f32>> = serde_json::from_value(v["actions"].clone()).unwrap();
+    let mut env = Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
+    env.reset(v["seed"].as_u64().unwrap());
+    let mut succeeded_at = None;
+    for (i, a) in actions.iter().enumerate() {
+        if env.step(a).unwrap().terminated {
+            succeeded_at = Some(i + 1);
+            break;
+        }
+    }
+    assert_eq!(succeeded_at, Some(actions.len()), "the placed cube never counted as released");
+}
