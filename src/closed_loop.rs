@@ -35,9 +35,11 @@ pub struct LoopConfig {
     pub magnitude_weight: f32,
     /// Per-call planning deadline in ms; 0 = none. Default 0.
     pub deadline_ms: f64,
-    /// Plan toward the task's sub-goals in turn (`sim::subgoal`; learned `state` models only)
-    /// instead of the final goal alone. Default false.
+    /// Plan toward the task's sub-goals in turn instead of the final goal alone (learned models
+    /// only; see `subgoal_source`). Default false.
     pub subgoals: bool,
+    /// With `subgoals`: where the sub-goal observations come from. Default `phases`.
+    pub subgoal_source: SubgoalSource,
     /// With `subgoals`: move on to the next sub-goal once the latent distance to the current one
     /// falls below this fraction of the distance at which the phase began (in (0, 1)).
     /// Default 0.25.
@@ -46,6 +48,23 @@ pub struct LoopConfig {
     /// by 2% for this many control steps (a grasp that is good enough but not exact, a cube
     /// placed slightly off); 0 = never. Default 10.
     pub subgoal_patience: usize,
+    /// With `subgoals` and a patience: when the last sub-goal stalls and the episode goes on (a
+    /// cube released off target, a grasp lost), start over from sub-goals of a demonstration
+    /// from the current scene (`sim::demo`), at most this many times per episode. Default 0.
+    pub subgoal_retries: usize,
+}
+
+/// Where a learned planner's sub-goal observations come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubgoalSource {
+    /// Scene states built from the episode setup, one per task phase (`sim::subgoal`); `state`
+    /// observations only.
+    Phases,
+    /// Key frames of the scripted expert solving a copy of the episode at its start, cut where
+    /// its phase changes (`sim::demo`): every frame is a state the simulator reached; both
+    /// observation modes.
+    Demo,
 }
 
 impl Default for LoopConfig {
@@ -58,8 +77,10 @@ impl Default for LoopConfig {
             magnitude_weight: 1e-3,
             deadline_ms: 0.0,
             subgoals: false,
+            subgoal_source: SubgoalSource::Phases,
             subgoal_ratio: 0.25,
             subgoal_patience: 10,
+            subgoal_retries: 0,
         }
     }
 }
@@ -99,6 +120,10 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<MlpWorldModel>> {
     ws: <MlpWorldModel as WorldModel>::Workspace,
     z: Vec<f32>,
     subgoals: Subgoals,
+    source: SubgoalSource,
+    /// Sub-goal restarts allowed per episode, and those left in this one.
+    retries: usize,
+    retries_left: usize,
 }
 
 /// The sub-goal sequence of an episode (see [`LoopConfig::subgoals`]).
@@ -126,6 +151,18 @@ fn l2(a: &[f32], b: &[f32]) -> f32 {
 }
 
 impl Subgoals {
+    /// Plans toward `latents` from the first, as at an episode's start.
+    fn restart(&mut self, latents: Vec<Vec<f32>>) {
+        self.latents = latents;
+        self.index = 0;
+        self.start_distance = f32::NAN;
+    }
+
+    /// The last sub-goal has not improved for `patience` steps.
+    fn stalled_at_end(&self) -> bool {
+        self.patience > 0 && self.index + 1 == self.latents.len() && self.stalled >= self.patience
+    }
+
     /// Advances past every sub-goal that `z` is close enough to; returns the current goal latent.
     fn update(&mut self, z: &[f32]) -> &[f32] {
         if self.start_distance.is_nan() {
@@ -238,10 +275,29 @@ impl<R: RolloutGrad> LatentPlanner<R> {
                 index: 0,
                 start_distance: f32::NAN,
             },
+            source: cfg.subgoal_source,
+            retries: cfg.subgoal_retries,
+            retries_left: cfg.subgoal_retries,
             model,
             mpc,
             energy,
         })
+    }
+}
+
+impl<R: RolloutGrad> LatentPlanner<R> {
+    /// The latents of `observations`, each `(latent_dim,)`.
+    fn encode_all(&mut self, observations: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        observations
+            .iter()
+            .map(|o| {
+                let mut z = vec![0.0; self.z.len()];
+                self.model
+                    .encode(o, &mut z, &mut self.ws)
+                    .context("encoding a sub-goal observation")?;
+                Ok(z)
+            })
+            .collect()
     }
 }
 
@@ -252,25 +308,26 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             .encode(&goal, &mut self.energy.goal, &mut self.ws)
             .context("encoding the goal observation")?;
         if self.subgoals.enabled {
-            let sg = &mut self.subgoals;
-            sg.latents.clear();
-            for o in env.subgoal_observations()? {
-                let mut z = vec![0.0; self.z.len()];
-                self.model
-                    .encode(&o, &mut z, &mut self.ws)
-                    .context("encoding a sub-goal observation")?;
-                sg.latents.push(z);
-            }
-            sg.index = 0;
-            sg.start_distance = f32::NAN;
+            let observations = match self.source {
+                SubgoalSource::Phases => env.subgoal_observations()?,
+                SubgoalSource::Demo => sim::demo::keyframes(env)?,
+            };
+            let latents = self.encode_all(&observations)?;
+            self.subgoals.restart(latents);
+            self.retries_left = self.retries;
         }
         self.mpc.reset();
         Ok(())
     }
 
-    fn plan(&mut self, _env: &Env, obs: &[f32]) -> Result<Step> {
+    fn plan(&mut self, env: &Env, obs: &[f32]) -> Result<Step> {
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
         if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
+            if self.retries_left > 0 && self.subgoals.stalled_at_end() {
+                self.retries_left -= 1;
+                let latents = self.encode_all(&sim::demo::keyframes(env)?)?;
+                self.subgoals.restart(latents);
+            }
             let g = self.subgoals.update(&self.z);
             self.energy.goal.copy_from_slice(g);
         }
@@ -548,5 +605,26 @@ mod tests {
         }
         s.update(&[-1.0, 0.0]);
         assert_eq!(s.index, 1);
+    }
+
+    #[test]
+    fn a_stalled_last_sub_goal_is_reported_and_a_restart_begins_again() {
+        let mut s = subgoals(2);
+        // Close to the first, then to the second: the ratio rule moves on to the last.
+        s.update(&[-1.0, 0.0]);
+        s.update(&[0.9, 0.0]);
+        s.update(&[0.95, 1.0]);
+        assert_eq!(s.index, 2);
+        assert!(!s.stalled_at_end());
+        // Stuck away from the last one: stalled once patience runs out, not before.
+        s.update(&[5.0, 5.0]);
+        assert!(!s.stalled_at_end());
+        s.update(&[5.0, 5.0]);
+        assert!(s.stalled_at_end());
+        // A restart with new sub-goals plans toward the first of them.
+        s.restart(vec![vec![4.0, 4.0], vec![0.0, 0.0]]);
+        assert_eq!(s.index, 0);
+        assert!(!s.stalled_at_end());
+        assert_eq!(s.update(&[5.0, 5.0]), &[4.0, 4.0]);
     }
 }

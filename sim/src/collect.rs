@@ -31,6 +31,9 @@ pub struct RunSpec {
     pub threads: usize,
     /// Keep observations and actions.
     pub record: bool,
+    /// Steps the policy keeps acting (and being recorded) after the task succeeds, so that data
+    /// covers the solved scene and the gripper leaving it, which goal observations show.
+    pub settle_steps: usize,
 }
 
 /// Runs the episodes of `spec` on `spec.threads` threads; calls `on_done` after each episode
@@ -58,7 +61,13 @@ pub fn run_episodes(
                         break;
                     }
                     let seed = spec.seed.wrapping_add(i as u64);
-                    let res = run_episode(&mut env, policy.as_mut(), seed, spec.record);
+                    let res = run_episode(
+                        &mut env,
+                        policy.as_mut(),
+                        seed,
+                        spec.record,
+                        spec.settle_steps,
+                    );
                     if let Ok(rec) = &res {
                         on_done(rec);
                     }

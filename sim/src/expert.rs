@@ -61,6 +61,24 @@ fn dxy(a: [f32; 3], b: [f32; 3]) -> f32 {
 }
 
 impl Expert {
+    /// The current phase as a number that ignores wait counters: `Close(0)` and `Close(2)` are
+    /// one stage. Phases change only inside [`Policy::act`]; demonstrations cut key frames
+    /// where this number changes (see [`crate::demo`]).
+    pub fn stage(&self) -> u8 {
+        match self.phase {
+            Phase::Approach => 0,
+            Phase::Descend => 1,
+            Phase::Close(_) => 2,
+            Phase::Lift => 3,
+            Phase::Transport => 4,
+            Phase::Lower => 5,
+            Phase::Release(_) => 6,
+            Phase::Retreat => 7,
+            Phase::Push => 8,
+            Phase::Reopen => 9,
+        }
+    }
+
     /// The expert for `task`.
     pub fn new(task: TaskKind) -> Self {
         Self {

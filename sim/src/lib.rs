@@ -12,6 +12,7 @@ pub mod camera;
 pub mod collect;
 pub mod config;
 pub mod dataset;
+pub mod demo;
 pub mod env;
 pub mod error;
 pub mod expert;

@@ -22,7 +22,7 @@ pub struct EpisodeRecord {
     pub actions: Vec<f32>,
     /// Rewards, shape `(steps,)`. Empty when recording was off.
     pub rewards: Vec<f32>,
-    /// Control steps taken.
+    /// Control steps taken, settling steps after a success included.
     pub steps: usize,
     /// Physics steps taken.
     pub physics_steps: usize,
@@ -32,13 +32,16 @@ pub struct EpisodeRecord {
     pub final_distance: f32,
 }
 
-/// Runs one episode of `policy` in `env` from `seed` until success or the step budget.
-/// With `record`, keeps observations, actions and rewards.
+/// Runs one episode of `policy` in `env` from `seed` until success or the step budget; after a
+/// success, `settle` more steps (still within the budget). With `record`, keeps observations,
+/// actions and rewards. `steps` counts the settling steps too; `success` and `final_distance`
+/// are those of the step that ended the episode.
 pub fn run_episode(
     env: &mut Env,
     policy: &mut dyn Policy,
     seed: u64,
     record: bool,
+    settle: usize,
 ) -> Result<EpisodeRecord> {
     let first = env.reset(seed);
     policy.reset(seed);
@@ -59,21 +62,36 @@ pub fn run_episode(
         push_state(env, &mut rec.states);
         rec.goal_observation = env.goal_observation()?;
     }
+    let budget = env.task().budget(&env.config().task);
+    let mut settling: Option<usize> = None;
     while let Some(view) = PolicyView::of(env) {
         let action = policy.act(&view).map(|v| v.clamp(-1.0, 1.0));
         let out = env.step(&action)?;
         rec.steps += 1;
         rec.physics_steps += out.info.physics_steps;
-        rec.final_distance = out.info.distance;
         if record {
             rec.observations.extend_from_slice(&out.obs);
             push_state(env, &mut rec.states);
             rec.actions.extend_from_slice(&action[..ACTION_DIM]);
             rec.rewards.push(out.reward);
         }
-        if out.terminated || out.truncated {
-            rec.success = out.info.success;
-            break;
+        match settling.as_mut() {
+            Some(left) => {
+                *left -= 1;
+                if *left == 0 || env.steps() >= budget {
+                    break;
+                }
+            }
+            None => {
+                rec.final_distance = out.info.distance;
+                if out.terminated || out.truncated {
+                    rec.success = out.info.success;
+                    if !out.terminated || settle == 0 || env.steps() >= budget {
+                        break;
+                    }
+                    settling = Some(settle);
+                }
+            }
         }
     }
     Ok(rec)

@@ -89,6 +89,7 @@ fn collection_is_identical_for_any_thread_count() {
         seed: 100,
         threads,
         record: true,
+        settle_steps: 0,
     };
     let one = run_episodes(&spec(1), &|_| {}).unwrap();
     let two = run_episodes(&spec(2), &|_| {}).unwrap();

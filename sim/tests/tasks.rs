@@ -94,6 +94,7 @@ fn expert_rate(task: TaskKind, episodes: usize) -> f64 {
         seed: 1000,
         threads: 2,
         record: false,
+        settle_steps: 0,
     };
     let recs = run_episodes(&spec, &|_| {}).unwrap();
     recs.iter().filter(|r| r.success).count() as f64 / episodes as f64
@@ -125,6 +126,7 @@ fn random_policy_rarely_solves_pick_place() {
         seed: 0,
         threads: 2,
         record: false,
+        settle_steps: 0,
     };
     let recs = run_episodes(&spec, &|_| {}).unwrap();
     assert_eq!(recs.iter().filter(|r| r.success).count(), 0);
@@ -190,5 +192,9 @@ fn a_released_cube_stops_counting_as_touched_once_the_fingers_leave() {
             break;
         }
     }
-    assert_eq!(succeeded_at, Some(actions.len()), "the placed cube never counted as released");
+    assert_eq!(
+        succeeded_at,
+        Some(actions.len()),
+        "the placed cube never counted as released"
+    );
 }

@@ -31,6 +31,10 @@ pub struct EpisodeArgs {
     /// Worker threads; default: all cores.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
+    /// Steps the policy keeps acting, recorded, after the task succeeds (within the step
+    /// budget): data of the solved scene and the gripper leaving it, as goal observations show.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub settle_steps: u64,
 }
 
 fn parse_task(s: &str) -> Result<TaskKind, String> {
@@ -73,6 +77,7 @@ impl EpisodeArgs {
             seed: self.seed,
             threads: self.thread_count(),
             record,
+            settle_steps: self.settle_steps as usize,
         })
     }
 }

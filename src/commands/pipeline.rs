@@ -33,6 +33,10 @@ pub struct Args {
     /// evaluation (per task, on its held-out episodes) to `<out without extension>.eval.json`.
     #[arg(long, default_value = "models/tabletop_state.safetensors")]
     pub out: PathBuf,
+    /// Steps each collected episode goes on after a success, recorded: the solved scene and
+    /// the gripper leaving it, which the goal observation shows.
+    #[arg(long, default_value_t = 10)]
+    pub settle_steps: u64,
     /// Redo every step even where its output exists.
     #[arg(long)]
     pub force: bool,
@@ -76,6 +80,7 @@ pub fn run(args: &Args) -> Result<()> {
                     obs,
                     config: None,
                     threads: None,
+                    settle_steps: args.settle_steps,
                 },
                 out: file.clone(),
             })?;
