@@ -283,9 +283,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             energy,
         })
     }
-}
 
-impl<R: RolloutGrad> LatentPlanner<R> {
     /// The latents of `observations`, each `(latent_dim,)`.
     fn encode_all(&mut self, observations: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         observations

@@ -198,3 +198,29 @@ fn a_released_cube_stops_counting_as_touched_once_the_fingers_leave() {
         "the placed cube never counted as released"
     );
 }
+
+#[test]
+fn settle_steps_record_past_a_success_and_keep_its_outcome() {
+    let spec = |settle_steps| RunSpec {
+        cfg: SimConfig::default(),
+        task: TaskKind::PickPlace,
+        policy: PolicyKind::Expert,
+        obs: ObsMode::State,
+        episodes: 3,
+        seed: 1000,
+        threads: 1,
+        record: true,
+        settle_steps,
+    };
+    let plain = run_episodes(&spec(0), &|_| {}).unwrap();
+    let settled = run_episodes(&spec(5), &|_| {}).unwrap();
+    let dim = sim::ObsLayout::new(ObsMode::State, &SimConfig::default().scene).dim();
+    for (a, b) in plain.iter().zip(&settled) {
+        assert!(a.success && b.success);
+        assert_eq!(b.steps, a.steps + 5, "seed {}", a.seed);
+        assert_eq!(b.final_distance, a.final_distance);
+        assert_eq!(b.observations.len(), (b.steps + 1) * dim);
+        assert_eq!(b.actions.len(), b.steps * 4);
+        assert_eq!(b.observations[..a.observations.len()], a.observations[..]);
+    }
+}
