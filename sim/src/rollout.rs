@@ -63,7 +63,8 @@ pub fn run_episode(
         rec.goal_observation = env.goal_observation()?;
     }
     let budget = env.task().budget(&env.config().task);
-    let mut settling: Option<usize> = None;
+    // The env step count to stop at, once the episode has ended (success or budget).
+    let mut stop_at: Option<usize> = None;
     while let Some(view) = PolicyView::of(env) {
         let action = policy.act(&view).map(|v| v.clamp(-1.0, 1.0));
         let out = env.step(&action)?;
@@ -75,23 +76,15 @@ pub fn run_episode(
             rec.actions.extend_from_slice(&action[..ACTION_DIM]);
             rec.rewards.push(out.reward);
         }
-        match settling.as_mut() {
-            Some(left) => {
-                *left -= 1;
-                if *left == 0 || env.steps() >= budget {
-                    break;
-                }
+        if stop_at.is_none() {
+            rec.final_distance = out.info.distance;
+            if out.terminated || out.truncated {
+                rec.success = out.info.success;
+                stop_at = Some((env.steps() + settle).min(budget));
             }
-            None => {
-                rec.final_distance = out.info.distance;
-                if out.terminated || out.truncated {
-                    rec.success = out.info.success;
-                    if !out.terminated || settle == 0 || env.steps() >= budget {
-                        break;
-                    }
-                    settling = Some(settle);
-                }
-            }
+        }
+        if stop_at.is_some_and(|end| env.steps() >= end) {
+            break;
         }
     }
     Ok(rec)
