@@ -5,8 +5,10 @@
 //! observation is; nothing of the current state enters. Velocities are zero, the cube keeps its
 //! start yaw. Each phase is what the scripted expert passes through:
 //! - `reach`: the goal only;
-//! - `push`: the closed gripper low behind the cube (on the far side from the goal), then the cube
-//!   at the goal with the gripper behind it;
+//! - `push`: the closed gripper above a point behind the cube (on the far side from the goal),
+//!   down there, forward to touch the cube, then the cube pushed along the straight line to the
+//!   goal in legs of at most [`PUSH_WAYPOINT_M`], the gripper behind it; the last is the cube at
+//!   the goal;
 //! - `pick_place`: open above the cube; open around it at grasp height; closed on it; closed and
 //!   lifted with the cube; closed over the goal with the cube; lowered onto the goal, still
 //!   closed (a release in the air drops and bounces the cube); opened; the gripper open above the
@@ -18,6 +20,14 @@
 use crate::config::SceneConfig;
 use crate::scene::{FINGER_HALF, Scene, SceneState, palm_min_z};
 use crate::task::{EpisodeSetup, TaskKind};
+
+/// How far behind the contact point the pusher comes down (as the expert does), so that it does
+/// not land on the cube.
+pub const PUSH_BACKOFF: f32 = 0.02;
+
+/// Longest straight push between two push sub-goals (m): the cube's path to the goal is cut
+/// into equal legs no longer than this, so each sub-goal is a short, straight push.
+pub const PUSH_WAYPOINT_M: f32 = 0.03;
 
 /// A resting state with the palm at `palm`, finger gap `gap` and the cube centre at `cube`.
 fn still(palm: [f32; 3], gap: f32, cube: [f32; 3], yaw: f32) -> SceneState {
@@ -66,11 +76,24 @@ impl TaskKind {
                 let offset = half * (d[0].abs() + d[1].abs())
                     + 2.0 * FINGER_HALF[0] * d[0].abs()
                     + FINGER_HALF[1] * d[1].abs();
-                let behind = |p: [f32; 2]| [p[0] - d[0] * offset, p[1] - d[1] * offset, grasp_z];
-                vec![
-                    still(behind(c), shut, cube0, yaw),
-                    still(behind([g[0], g[1]]), shut, [g[0], g[1], half], yaw),
-                ]
+                // The pusher centre touching a cube centred at `p`, `back` further from the goal.
+                let behind = |p: [f32; 2], back: f32, z: f32| {
+                    let o = offset + back;
+                    [p[0] - d[0] * o, p[1] - d[1] * o, z]
+                };
+                let mut phases = vec![
+                    still(behind(c, PUSH_BACKOFF, hover_z), shut, cube0, yaw),
+                    still(behind(c, PUSH_BACKOFF, grasp_z), shut, cube0, yaw),
+                    still(behind(c, 0.0, grasp_z), shut, cube0, yaw),
+                ];
+                let legs = (n / PUSH_WAYPOINT_M).ceil().max(1.0) as usize;
+                for k in 1..=legs {
+                    let t = n * k as f32 / legs as f32;
+                    let at = [c[0] + d[0] * t, c[1] + d[1] * t];
+                    let cube = [at[0], at[1], half];
+                    phases.push(still(behind(at, 0.0, grasp_z), shut, cube, yaw));
+                }
+                phases
             }
             TaskKind::PickPlace => {
                 let lift = carry_z - grasp_z;
@@ -99,6 +122,14 @@ mod tests {
     use crate::config::SimConfig;
     use rand::SeedableRng;
 
+    fn dist3(a: [f32; 3], b: [f32; 3]) -> f32 {
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt()
+    }
+
     #[test]
     fn pick_place_phases_end_with_the_cube_on_the_goal_and_the_gripper_open() {
         let cfg = SimConfig::default();
@@ -122,5 +153,13 @@ mod tests {
         let (c, g, p) = (setup.cube_xy, setup.goal, push[0].palm_pos);
         let along = (p[0] - c[0]) * (g[0] - c[0]) + (p[1] - c[1]) * (g[1] - c[1]);
         assert!(along < 0.0);
+        // It comes down behind the cube, then pushes it to the goal in short straight legs.
+        assert!(push[0].palm_pos[2] > push[1].palm_pos[2]);
+        let end = push.last().unwrap();
+        assert!(dist3(end.cube_pos, [g[0], g[1], end.cube_pos[2]]) < 1e-5);
+        for w in push[2..].windows(2) {
+            let leg = dist3(w[0].cube_pos, w[1].cube_pos);
+            assert!(leg > 0.0 && leg <= PUSH_WAYPOINT_M + 1e-5, "{leg}");
+        }
     }
 }
