@@ -10,7 +10,8 @@ use super::common::EpisodeArgs;
 use super::{collect, eval_model, train};
 
 /// Collect noisy-expert data, train a world model on it and evaluate it (the shipped model's
-/// recipe). Steps whose output already exists are reused unless --force.
+/// recipe). Steps whose output already exists are reused unless --force; a data file is reused
+/// only when it holds the task, episodes, seed and observation mode asked for (else an error).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Tasks whose noisy-expert episodes make the data, comma-separated (one file each, trained
@@ -18,7 +19,7 @@ pub struct Args {
     #[arg(long, default_value = "reach,push,pick_place", value_delimiter = ',')]
     pub tasks: Vec<String>,
     /// Episodes to collect per task (seeds SEED ..).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub episodes: u64,
     /// First seed of the data.
     #[arg(long, default_value_t = 0)]
@@ -40,6 +41,51 @@ pub struct Args {
     /// Redo every step even where its output exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Fails, saying what differs, when the existing data file `file` is not what this pipeline
+/// would collect (task, policy, episodes, first seed, observation mode): a changed default or
+/// flag must not train on stale data. Nothing is deleted; `--force` collects again.
+fn check_reusable(file: &std::path::Path, task: TaskKind, args: &Args, obs: ObsMode) -> Result<()> {
+    let meta = sim::dataset::Dataset::load(file)
+        .with_context(|| {
+            format!(
+                "reading {} to reuse it (--force collects it again)",
+                file.display()
+            )
+        })?
+        .meta;
+    let have = (
+        meta.task.as_str(),
+        meta.policy.as_str(),
+        meta.episodes as u64,
+        meta.seed,
+        meta.obs_layout.mode,
+    );
+    let want = (
+        task.name(),
+        PolicyKind::Noisy.name(),
+        args.episodes,
+        args.seed,
+        obs,
+    );
+    anyhow::ensure!(
+        have == want,
+        "{} holds {} {} {} episodes from seed {} ({} observations), but this pipeline asks for {} {} {} \
+         episodes from seed {} ({}); pass --force to collect it again, or match --episodes/--seed/--obs",
+        file.display(),
+        have.2,
+        have.1,
+        have.0,
+        have.3,
+        have.4.name(),
+        want.2,
+        want.1,
+        want.0,
+        want.3,
+        want.4.name()
+    );
+    Ok(())
 }
 
 /// Runs the command.
@@ -85,6 +131,7 @@ pub fn run(args: &Args) -> Result<()> {
                 out: file.clone(),
             })?;
         } else {
+            check_reusable(file, *task, args, obs)?;
             eprintln!("[1/3] reusing {}", file.display());
         }
     }
