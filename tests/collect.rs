@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use safetensors::SafeTensors;
-use sim::dataset::Dataset;
+use sim::dataset::{Dataset, DatasetMeta};
 
 fn collect(out: &Path, threads: &str, obs: &str) {
     let status = Command::new(env!("CARGO_BIN_EXE_ebmpc"))
@@ -63,6 +63,8 @@ fn collected_file_reads_back_and_matches_the_format_doc() {
     let path = dir.path().join("sub/pp.safetensors");
     collect(&path, "2", "state");
     let d = Dataset::load(&path).unwrap();
+    // The header alone gives the same metadata.
+    assert_eq!(DatasetMeta::read(&path).unwrap(), d.meta);
     let (e, t) = (d.meta.episodes, d.meta.transitions);
     assert_eq!(e, 5);
     assert_eq!(d.meta.task, "pick_place");
@@ -135,4 +137,16 @@ fn malformed_dataset_is_an_error() {
     let err = Dataset::load(&cut).unwrap_err().to_string();
     assert!(err.contains("cut.safetensors"), "{err}");
     assert!(Dataset::load(&dir.path().join("missing.safetensors")).is_err());
+    // A header cut short, and a file that is no dataset, are errors for the header reader too.
+    let head = dir.path().join("head.safetensors");
+    std::fs::write(&head, &bytes[..40]).unwrap();
+    let err = DatasetMeta::read(&head).unwrap_err().to_string();
+    assert!(
+        err.contains("head.safetensors") && err.contains("header"),
+        "{err}"
+    );
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/torch_model.safetensors");
+    let err = DatasetMeta::read(&model).unwrap_err().to_string();
+    assert!(err.contains("not an ebmpc dataset"), "{err}");
 }

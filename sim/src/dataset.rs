@@ -58,6 +58,55 @@ pub struct DatasetMeta {
     pub task_params: TaskParams,
 }
 
+impl DatasetMeta {
+    /// Parses the [`META_KEY`] JSON string (`None`: the file has none) and checks the format.
+    fn parse(json: Option<&String>) -> std::result::Result<Self, String> {
+        let json = json.ok_or_else(|| format!("no `{META_KEY}` metadata: not an ebmpc dataset"))?;
+        let meta: DatasetMeta = serde_json::from_str(json).map_err(|e| format!("metadata: {e}"))?;
+        if meta.format != FORMAT || meta.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "format {} v{} is not {FORMAT} v{FORMAT_VERSION}",
+                meta.format, meta.format_version
+            ));
+        }
+        Ok(meta)
+    }
+
+    /// Reads only the metadata of the dataset file at `path` (its safetensors header), not the
+    /// tensors: what a caller needs to decide whether a file is the one it wants.
+    pub fn read(path: &Path) -> Result<Self> {
+        use std::io::Read;
+        let p = path.display().to_string();
+        let io = |source| SimError::Io {
+            path: p.clone(),
+            source,
+        };
+        let err = |message: String| SimError::Dataset {
+            path: p.clone(),
+            message,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut len = [0u8; 8];
+        file.read_exact(&mut len).map_err(io)?;
+        let len = u64::from_le_bytes(len);
+        let file_len = file.metadata().map_err(io)?.len();
+        if len > file_len.saturating_sub(8) {
+            return Err(err(format!(
+                "header of {len} bytes in a file of {file_len} bytes"
+            )));
+        }
+        let mut header = vec![0u8; len as usize];
+        file.read_exact(&mut header).map_err(io)?;
+        #[derive(Deserialize)]
+        struct Header {
+            #[serde(rename = "__metadata__")]
+            metadata: Option<HashMap<String, String>>,
+        }
+        let h: Header = serde_json::from_slice(&header).map_err(|e| err(format!("header: {e}")))?;
+        Self::parse(h.metadata.as_ref().and_then(|m| m.get(META_KEY))).map_err(err)
+    }
+}
+
 /// A dataset in memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
@@ -214,19 +263,8 @@ impl Dataset {
             message: m,
         };
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| err(e.to_string()))?;
-        let json = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| err(format!("no `{META_KEY}` metadata: not an ebmpc dataset")))?;
-        let meta: DatasetMeta =
-            serde_json::from_str(json).map_err(|e| err(format!("metadata: {e}")))?;
-        if meta.format != FORMAT || meta.format_version != FORMAT_VERSION {
-            return Err(err(format!(
-                "format {} v{} is not {FORMAT} v{FORMAT_VERSION}",
-                meta.format, meta.format_version
-            )));
-        }
+        let meta = DatasetMeta::parse(header.metadata().as_ref().and_then(|m| m.get(META_KEY)))
+            .map_err(err)?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| err(e.to_string()))?;
         let (e, t, od, ad) = (
             meta.episodes,

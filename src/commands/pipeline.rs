@@ -47,14 +47,12 @@ pub struct Args {
 /// would collect (task, policy, episodes, first seed, observation mode): a changed default or
 /// flag must not train on stale data. Nothing is deleted; `--force` collects again.
 fn check_reusable(file: &std::path::Path, task: TaskKind, args: &Args, obs: ObsMode) -> Result<()> {
-    let meta = sim::dataset::Dataset::load(file)
-        .with_context(|| {
-            format!(
-                "reading {} to reuse it (--force collects it again)",
-                file.display()
-            )
-        })?
-        .meta;
+    let meta = sim::dataset::DatasetMeta::read(file).with_context(|| {
+        format!(
+            "reading {} to reuse it (--force collects it again)",
+            file.display()
+        )
+    })?;
     let have = (
         meta.task.as_str(),
         meta.policy.as_str(),
