@@ -13,7 +13,7 @@ use planner::{
 };
 use serde::{Deserialize, Serialize};
 use sim::{Env, SimConfig, TaskKind};
-use world_model::{MlpWorldModel, WorldModel};
+use world_model::{Ensemble, MlpWorldModel, WorldModel};
 
 use crate::oracle::OracleRollout;
 use crate::replay::{self, ReplayStep};
@@ -111,13 +111,17 @@ pub struct EpisodeResult {
     pub iteration_energy: Vec<f32>,
 }
 
-/// A learned-model planner bound to one model, optimizer configuration and rollout backend
+/// A learned model as the planner sees it: one model file, or several averaged (see
+/// [`world_model::Ensemble`]).
+pub type Learned = Ensemble<MlpWorldModel>;
+
+/// A learned-model planner bound to one model (or ensemble), optimizer configuration and rollout backend
 /// (the CPU pool by default, or `kernels::CudaRollout`).
-pub struct LatentPlanner<R: RolloutGrad = CpuRollout<MlpWorldModel>> {
-    model: Arc<MlpWorldModel>,
+pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
+    model: Arc<Learned>,
     mpc: Mpc<R, AnyOptimizer>,
     energy: Energy,
-    ws: <MlpWorldModel as WorldModel>::Workspace,
+    ws: <Learned as WorldModel>::Workspace,
     z: Vec<f32>,
     subgoals: Subgoals,
     source: SubgoalSource,
@@ -200,7 +204,7 @@ impl Subgoals {
 
 impl LatentPlanner {
     /// Builds the CPU rollout pool, optimizer and MPC loop.
-    pub fn new(model: MlpWorldModel, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+    pub fn new(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
         let model = Arc::new(model);
         let rollout = CpuRollout::new_differentiable(
             Arc::clone(&model),
@@ -214,10 +218,17 @@ impl LatentPlanner {
 
 impl LatentPlanner<kernels::CudaRollout> {
     /// Builds the CUDA rollout (device 0), optimizer and MPC loop; fails with the reason when no
-    /// CUDA driver, NVRTC or device is usable.
-    pub fn new_cuda(model: MlpWorldModel, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+    /// CUDA driver, NVRTC or device is usable, or when `model` is an ensemble of several (the
+    /// kernels evaluate one MLP).
+    pub fn new_cuda(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+        let Some(single) = model.single() else {
+            anyhow::bail!(
+                "the CUDA rollout runs one model, this is an ensemble of {}; use the CPU backend",
+                model.members().len()
+            );
+        };
         let rollout = kernels::CudaRollout::new(
-            &model,
+            single,
             cfg.horizon,
             kernels::CudaRolloutConfig {
                 capacity: opt.max_batch(),
@@ -232,7 +243,7 @@ impl LatentPlanner<kernels::CudaRollout> {
 impl<R: RolloutGrad> LatentPlanner<R> {
     /// The optimizer and MPC loop over an existing rollout for `model`.
     pub fn with_rollout(
-        model: Arc<MlpWorldModel>,
+        model: Arc<Learned>,
         rollout: R,
         opt: OptimizerConfig,
         cfg: &LoopConfig,

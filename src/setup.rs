@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
+use crate::closed_loop::Learned;
 use anyhow::{Context, Result, bail};
 use kernels::Backend;
 use planner::{OptimizerConfig, OptimizerKind};
 use serde::{Deserialize, Serialize};
 use sim::{ObsLayout, ObsMode, SceneConfig, SimConfig, TaskKind, TaskParams};
-use world_model::MlpWorldModel;
+use world_model::Ensemble;
 use world_model::train::modelfile::load_model;
 
 use crate::closed_loop::{ClosedLoop, ExpertLoop, LatentPlanner, LoopConfig, OraclePlanner};
@@ -162,12 +163,21 @@ pub fn effective_optimizer(
 }
 
 /// Loads a learned model and checks it against the observation layout of `mode` and `scene`.
-pub fn load_learned(path: &str, mode: ObsMode, scene: &SceneConfig) -> Result<MlpWorldModel> {
+/// `paths` is one model file, or several separated by commas: an ensemble whose energies are
+/// averaged (see [`world_model::Ensemble`]).
+pub fn load_learned(paths: &str, mode: ObsMode, scene: &SceneConfig) -> Result<Learned> {
     let layout = serde_json::to_value(ObsLayout::new(mode, scene))?;
-    let bytes = std::fs::read(path).with_context(|| format!("reading model {path}"))?;
-    let loaded =
-        load_model(&bytes, Some(&layout)).with_context(|| format!("loading model {path}"))?;
-    Ok(loaded.model)
+    let members = paths
+        .split(',')
+        .map(|path| {
+            let path = path.trim();
+            let bytes = std::fs::read(path).with_context(|| format!("reading model {path}"))?;
+            let loaded = load_model(&bytes, Some(&layout))
+                .with_context(|| format!("loading model {path}"))?;
+            Ok(loaded.model)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ensemble::new(members).with_context(|| format!("building the ensemble {paths}"))
 }
 
 /// The controller for `model`. `optimizer`: explicit settings, else the defaults of `kind`

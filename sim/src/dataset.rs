@@ -56,6 +56,10 @@ pub struct DatasetMeta {
     pub scene: SceneConfig,
     /// Task parameters used.
     pub task_params: TaskParams,
+    /// Steps each episode went on after a success (see `collect::RunSpec::settle_steps`);
+    /// `None` in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_steps: Option<usize>,
 }
 
 impl DatasetMeta {

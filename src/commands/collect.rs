@@ -43,6 +43,7 @@ pub fn run(args: &Args) -> Result<()> {
         transitions: 0,
         scene: spec.cfg.scene.clone(),
         task_params: spec.cfg.task.clone(),
+        settle_steps: Some(spec.settle_steps),
     };
     let data = Dataset::from_episodes(meta, &recs);
     data.save(&args.out)

@@ -17,9 +17,9 @@ pub const SHIPPED_CONFIG: &str = "configs/run/pick_place.toml";
 /// and planning latency, and write a report (open its index.html in a browser).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model file.
+    /// Model file, or several separated by commas (an ensemble; see `ebmpc run --help`).
     #[arg(long, default_value = SHIPPED_MODEL)]
-    pub model: PathBuf,
+    pub model: String,
     /// Closed-loop configuration (see `ebmpc run --help`).
     #[arg(long, default_value = SHIPPED_CONFIG)]
     pub config: PathBuf,
@@ -43,11 +43,13 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<()> {
-    if !args.model.exists() {
-        bail!(
-            "model {} not found: run from the repository root, or make it with `ebmpc pipeline`",
-            args.model.display()
-        );
+    for file in args.model.split(',') {
+        if !Path::new(file.trim()).exists() {
+            bail!(
+                "model {} not found: run from the repository root, or make it with `ebmpc pipeline`",
+                file.trim()
+            );
+        }
     }
     let cfg = if Path::new(&args.config).exists() {
         RunConfig::load(&args.config)?
@@ -59,7 +61,7 @@ pub fn run(args: &Args) -> Result<()> {
         .optimizer
         .as_ref()
         .map_or(planner::OptimizerKind::Cem, setup::kind_of);
-    let model = ModelSpec::File(args.model.display().to_string());
+    let model = ModelSpec::File(args.model.clone());
     let mut env = Env::new(cfg.sim(), task, ObsMode::State)?;
     let mut controller = setup::build_loop(
         &model,

@@ -16,7 +16,9 @@ pub struct Args {
     /// Task: reach, push or pick_place.
     #[arg(long)]
     pub task: String,
-    /// Model file from `ebmpc train` (its observation layout must match --obs and the scene);
+    /// Model file from `ebmpc train` (its observation layout must match --obs and the scene), or
+    /// several separated by commas: an ensemble, planned through with the members' squared goal
+    /// distances averaged (CPU backend only);
     /// `oracle`: the simulator itself as the model and the task's own cost as the energy
     /// (sampling optimizers only, with fewer samples); or `expert`: the scripted expert.
     #[arg(long)]

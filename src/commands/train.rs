@@ -34,6 +34,9 @@ pub struct Args {
     /// Override `train.epochs` of the config.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub epochs: Option<u64>,
+    /// Override `train.seed` of the config (e.g. to train the members of an ensemble).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Stop after this many epochs of this invocation (the run stays resumable): for tests and
     /// for splitting long runs.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -63,6 +66,9 @@ pub fn run(args: &Args) -> Result<()> {
     let mut cfg = read_config(args.config.as_deref())?;
     if let Some(e) = args.epochs {
         cfg.train.epochs = e as usize;
+    }
+    if let Some(seed) = args.seed {
+        cfg.train.seed = seed;
     }
     cfg.validate()?;
     let mut datasets = Vec::new();

@@ -7,12 +7,14 @@
 //! - [`activation`]: activations and a fast vectorized `tanh`.
 //! - [`probe`]: FMA-peak and packed-product rate probes for benchmarks.
 //! - [`model`]: [`MlpWorldModel`], an optional encoder plus a residual predictor.
+//! - [`ensemble`]: [`Ensemble`], several models planned through as one (energies averaged).
 //! - [`io`]: safetensors reading with shape, dtype and finiteness checks.
 //! - [`w1`]: the W1 reference workload.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod ensemble;
 pub mod error;
 pub mod io;
 pub mod mlp;
@@ -24,6 +26,7 @@ pub mod train;
 pub mod w1;
 
 pub use activation::Activation;
+pub use ensemble::Ensemble;
 pub use error::ModelError;
 pub use io::TensorFile;
 pub use mlp::{LayerNormParams, Linear, Mlp, MlpSpec};

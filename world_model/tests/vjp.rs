@@ -1,49 +1,20 @@
 //! The hand-written vector-Jacobian product agrees with central finite differences.
 
+mod common;
+
+use common::random_model;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use world_model::{
-    Activation, DifferentiableWorldModel, LayerNormParams, Linear, Mlp, MlpSpec, MlpWorldModel,
-    WorldModel,
-};
-
-fn random_model(act: Activation, layer_norm: bool, seed: u64) -> MlpWorldModel {
-    let (d, a, h) = (6, 3, 40);
-    let spec = MlpSpec {
-        input_dim: d + a,
-        hidden: vec![h, 37],
-        output_dim: d,
-        activation: act,
-        layer_norm,
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let linears = spec
-        .layer_dims()
-        .into_iter()
-        .map(|(i, o)| {
-            let s = 1.5 / (i as f32).sqrt();
-            let w = (0..i * o).map(|_| rng.random_range(-s..s)).collect();
-            let b = (0..o).map(|_| rng.random_range(-0.3..0.3)).collect();
-            Linear::new(w, b, i, o).expect("layer")
-        })
-        .collect();
-    let norms = if layer_norm {
-        spec.hidden
-            .iter()
-            .map(|&w| LayerNormParams {
-                gamma: (0..w).map(|_| rng.random_range(0.5..1.5)).collect(),
-                beta: (0..w).map(|_| rng.random_range(-0.2..0.2)).collect(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mlp = Mlp::new(spec, linears, norms).expect("mlp");
-    MlpWorldModel::new(None, mlp, d, a).expect("model")
-}
+use world_model::{Activation, DifferentiableWorldModel, Ensemble};
 
 fn check(act: Activation, layer_norm: bool) {
-    let model = random_model(act, layer_norm, 7);
+    check_model(
+        &random_model(act, layer_norm, 7),
+        &format!("{act:?} ln={layer_norm}"),
+    );
+}
+
+fn check_model<M: DifferentiableWorldModel>(model: &M, what: &str) {
     let dims = model.dims();
     let (d, a) = (dims.latent_dim, dims.action_dim);
     let batch = 53; // more than one block of rows, with a tail
@@ -103,7 +74,7 @@ fn check(act: Activation, layer_norm: bool) {
         let tol = 2e-3 * (1.0 + fd.abs());
         assert!(
             (fd - analytic as f64).abs() <= tol,
-            "{act:?} ln={layer_norm} ({row},{col},{is_action}): fd {fd} vs {analytic}"
+            "{what} ({row},{col},{is_action}): fd {fd} vs {analytic}"
         );
     }
 }
@@ -132,4 +103,14 @@ fn vjp_matches_finite_differences_silu() {
 fn vjp_matches_finite_differences_layer_norm() {
     check(Activation::Tanh, true);
     check(Activation::Gelu, true);
+}
+
+#[test]
+fn ensemble_vjp_matches_finite_differences() {
+    let members = vec![
+        random_model(Activation::Gelu, true, 7),
+        random_model(Activation::Gelu, true, 8),
+        random_model(Activation::Tanh, false, 9),
+    ];
+    check_model(&Ensemble::new(members).expect("ensemble"), "ensemble of 3");
 }
