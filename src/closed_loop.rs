@@ -13,6 +13,7 @@ use planner::{
 };
 use serde::{Deserialize, Serialize};
 use sim::{Env, SimConfig, TaskKind};
+use std::collections::BTreeMap;
 use world_model::{Ensemble, MlpWorldModel, WorldModel};
 
 use crate::oracle::OracleRollout;
@@ -44,6 +45,15 @@ pub struct LoopConfig {
     /// falls below this fraction of the distance at which the phase began (in (0, 1)).
     /// Default 0.25.
     pub subgoal_ratio: f32,
+    /// With `subgoals`: `subgoal_ratio` for particular tasks, keyed by task name (`reach`,
+    /// `push`, `pick_place`), e.g. `subgoal_ratio_by_task = { push = 0.4 }`. Default none.
+    pub subgoal_ratio_by_task: BTreeMap<String, f32>,
+    /// With `subgoals`: observation fields (`state` observations, names as in
+    /// docs/observations.md) that every sub-goal takes from the current observation at each
+    /// step instead of fixing them at the episode's start, e.g. `["cube_quat"]`: no task's
+    /// success depends on the cube's yaw, and a sub-goal that keeps the start yaw makes a turned
+    /// cube look far from it. Default none.
+    pub subgoal_keep: Vec<String>,
     /// With `subgoals`: also move on when the distance to the current sub-goal has not improved
     /// by 2% for this many control steps (a grasp that is good enough but not exact, a cube
     /// placed slightly off); 0 = never. Default 10.
@@ -79,6 +89,8 @@ impl Default for LoopConfig {
             subgoals: false,
             subgoal_source: SubgoalSource::Phases,
             subgoal_ratio: 0.25,
+            subgoal_ratio_by_task: BTreeMap::new(),
+            subgoal_keep: Vec::new(),
             subgoal_patience: 10,
             subgoal_retries: 0,
         }
@@ -128,6 +140,16 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     /// Sub-goal restarts allowed per episode, and those left in this one.
     retries: usize,
     retries_left: usize,
+    /// `subgoal_ratio` and its per-task overrides.
+    ratio: f32,
+    ratio_by_task: BTreeMap<String, f32>,
+    /// `subgoal_keep`, and the index ranges of those fields in this episode's observations
+    /// (empty when the observations lack them).
+    keep: Vec<String>,
+    keep_ranges: Vec<std::ops::Range<usize>>,
+    /// `(num_subgoals, obs_dim)`: the sub-goal observations, rewritten at every step when
+    /// `keep_ranges` is not empty.
+    subgoal_obs: Vec<f32>,
 }
 
 /// The sub-goal sequence of an episode (see [`LoopConfig::subgoals`]).
@@ -289,10 +311,55 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             source: cfg.subgoal_source,
             retries: cfg.subgoal_retries,
             retries_left: cfg.subgoal_retries,
+            ratio: cfg.subgoal_ratio,
+            ratio_by_task: cfg.subgoal_ratio_by_task.clone(),
+            keep: cfg.subgoal_keep.clone(),
+            keep_ranges: Vec::new(),
+            subgoal_obs: Vec::new(),
             model,
             mpc,
             energy,
         })
+    }
+
+    /// The sub-goal ratio for episodes of `task`.
+    fn ratio_for(&self, task: TaskKind) -> f32 {
+        self.ratio_by_task
+            .get(task.name())
+            .copied()
+            .unwrap_or(self.ratio)
+    }
+
+    /// Plans toward `observations` from the first sub-goal on.
+    fn set_subgoals(&mut self, observations: Vec<Vec<f32>>) -> Result<()> {
+        let latents = self.encode_all(&observations)?;
+        self.subgoal_obs = observations.concat();
+        self.subgoals.restart(latents);
+        Ok(())
+    }
+
+    /// Copies the `subgoal_keep` fields of `obs` into every sub-goal observation and encodes
+    /// them again; nothing without such fields.
+    fn refresh_subgoals(&mut self, obs: &[f32]) -> Result<()> {
+        if self.keep_ranges.is_empty() || self.subgoal_obs.is_empty() {
+            return Ok(());
+        }
+        let od = obs.len();
+        for row in self.subgoal_obs.chunks_exact_mut(od) {
+            for r in &self.keep_ranges {
+                row[r.clone()].copy_from_slice(&obs[r.clone()]);
+            }
+        }
+        for (row, z) in self
+            .subgoal_obs
+            .chunks_exact(od)
+            .zip(self.subgoals.latents.iter_mut())
+        {
+            self.model
+                .encode(row, z, &mut self.ws)
+                .context("encoding a sub-goal observation")?;
+        }
+        Ok(())
     }
 
     /// The latents of `observations`, each `(latent_dim,)`.
@@ -317,12 +384,20 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             .encode(&goal, &mut self.energy.goal, &mut self.ws)
             .context("encoding the goal observation")?;
         if self.subgoals.enabled {
+            self.subgoals.ratio = self.ratio_for(env.task());
             let observations = match self.source {
                 SubgoalSource::Phases => env.subgoal_observations()?,
                 SubgoalSource::Demo => sim::demo::keyframes(env)?,
             };
-            let latents = self.encode_all(&observations)?;
-            self.subgoals.restart(latents);
+            self.keep_ranges = match env.layout().mode {
+                sim::ObsMode::State => self
+                    .keep
+                    .iter()
+                    .filter_map(|f| env.layout().range(f))
+                    .collect(),
+                sim::ObsMode::Depth => Vec::new(),
+            };
+            self.set_subgoals(observations)?;
             self.retries_left = self.retries;
         }
         self.mpc.reset();
@@ -334,9 +409,9 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
         if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
             if self.retries_left > 0 && self.subgoals.stalled_at_end() {
                 self.retries_left -= 1;
-                let latents = self.encode_all(&sim::demo::keyframes(env)?)?;
-                self.subgoals.restart(latents);
+                self.set_subgoals(sim::demo::keyframes(env)?)?;
             }
+            self.refresh_subgoals(obs)?;
             let g = self.subgoals.update(&self.z);
             self.energy.goal.copy_from_slice(g);
         }
@@ -577,7 +652,58 @@ pub fn run_episode(
 
 #[cfg(test)]
 mod tests {
-    use super::Subgoals;
+    use super::{ClosedLoop, Ensemble, LatentPlanner, LoopConfig, Subgoals};
+    use planner::OptimizerKind;
+    use sim::{Env, ObsMode, SimConfig, TaskKind};
+    use world_model::{Activation, Linear, Mlp, MlpSpec, MlpWorldModel};
+
+    /// A model without encoder (its latent is the observation) and a zero predictor.
+    fn identity_model(obs_dim: usize) -> MlpWorldModel {
+        let spec = MlpSpec {
+            input_dim: obs_dim + sim::ACTION_DIM,
+            hidden: Vec::new(),
+            output_dim: obs_dim,
+            activation: Activation::Identity,
+            layer_norm: false,
+        };
+        let (i, o) = (spec.input_dim, spec.output_dim);
+        let lin = Linear::new(vec![0.0; i * o], vec![0.0; o], i, o).expect("layer");
+        let mlp = Mlp::new(spec, vec![lin], Vec::new()).expect("mlp");
+        MlpWorldModel::new(None, mlp, obs_dim, sim::ACTION_DIM).expect("model")
+    }
+
+    /// The sub-goal planned toward at the first step of a push episode whose cube has turned.
+    fn first_goal(keep: &[&str]) -> (Vec<f32>, Vec<f32>, std::ops::Range<usize>) {
+        let mut env = Env::new(SimConfig::default(), TaskKind::Push, ObsMode::State).unwrap();
+        let mut obs = env.reset(7);
+        let quat = env.layout().range("cube_quat").unwrap();
+        obs[quat.clone()].copy_from_slice(&[0.0, 0.0, 0.6, 0.8]);
+        let cfg = LoopConfig {
+            horizon: 2,
+            threads: 1,
+            subgoals: true,
+            subgoal_keep: keep.iter().map(|k| k.to_string()).collect(),
+            ..LoopConfig::default()
+        };
+        let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
+        let opt = OptimizerKind::Gradient.default_config();
+        let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
+        p.start(&env).unwrap();
+        p.plan(&env, &obs).unwrap();
+        (p.energy.goal.clone(), obs, quat)
+    }
+
+    #[test]
+    fn kept_fields_come_from_the_current_observation() {
+        let (goal, obs, quat) = first_goal(&["cube_quat"]);
+        assert_eq!(goal[quat.clone()], obs[quat.clone()]);
+        let (fixed, _, _) = first_goal(&[]);
+        assert_ne!(fixed[quat.clone()], obs[quat.clone()]);
+        // Only the kept field differs.
+        for (i, (a, b)) in goal.iter().zip(&fixed).enumerate() {
+            assert!(quat.contains(&i) || a == b, "index {i}: {a} vs {b}");
+        }
+    }
 
     fn subgoals(patience: usize) -> Subgoals {
         Subgoals {

@@ -44,6 +44,17 @@ impl RunConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let cfg: Self = read_toml(path, "config")?;
         check_loop(&cfg.planner)?;
+        let state = ObsLayout::new(ObsMode::State, &cfg.scene);
+        for name in &cfg.planner.subgoal_keep {
+            if state.range(name).is_none() {
+                let names: Vec<&str> = state.fields.iter().map(|f| f.name.as_str()).collect();
+                bail!(
+                    "config key `planner.subgoal_keep` names `{name}`, which is not a field of \
+                     state observations ({})",
+                    names.join(", ")
+                );
+            }
+        }
         if let Some(o) = &cfg.optimizer {
             o.validate()?;
         }
@@ -118,6 +129,16 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
             "config key `planner.subgoal_ratio` = {} is out of range: (0, 1)",
             c.subgoal_ratio
         );
+    }
+    for (task, &r) in &c.subgoal_ratio_by_task {
+        task.parse::<TaskKind>().with_context(|| {
+            format!("config key `planner.subgoal_ratio_by_task` names task `{task}`")
+        })?;
+        if !(r > 0.0 && r < 1.0) {
+            bail!(
+                "config key `planner.subgoal_ratio_by_task.{task}` = {r} is out of range: (0, 1)"
+            );
+        }
     }
     if !(c.deadline_ms.is_finite() && c.deadline_ms >= 0.0) {
         bail!(

@@ -183,3 +183,45 @@ fn oracle_planner_reaches_with_the_simulator_as_its_model() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("differentiable"));
 }
+
+#[test]
+fn per_task_subgoal_ratios_and_kept_fields_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("run.toml");
+    let run = |body: &str| {
+        std::fs::write(
+            &cfg,
+            format!("[task]\nreach_budget = 2\n[planner]\n{body}\n"),
+        )
+        .unwrap();
+        ebmpc(&[
+            "run",
+            "--task",
+            "reach",
+            "--model",
+            "expert",
+            "--episodes",
+            "1",
+            "--config",
+            s(&cfg),
+            "--json",
+        ])
+    };
+    ok(run(
+        "subgoal_ratio_by_task = { push = 0.4, pick_place = 0.5 }",
+    ));
+    let bad_task = run("subgoal_ratio_by_task = { pusher = 0.4 }");
+    assert!(!bad_task.status.success());
+    let err = String::from_utf8_lossy(&bad_task.stderr);
+    assert!(
+        err.contains("subgoal_ratio_by_task") && err.contains("pusher"),
+        "{err}"
+    );
+    let bad_value = run("subgoal_ratio_by_task = { push = 1.5 }");
+    assert!(!bad_value.status.success());
+    let err = String::from_utf8_lossy(&bad_value.stderr);
+    assert!(
+        err.contains("subgoal_ratio_by_task.push` = 1.5 is out of range"),
+        "{err}"
+    );
+}

@@ -224,7 +224,8 @@ impl<M: WorldModel + 'static> CpuRollout<M> {
                 Arc::clone(&out),
                 Arc::clone(&mailbox),
             );
-            let mut scratch = BlockScratch::new(model.workspace(chunk), dims, tape_width);
+            let mut scratch =
+                BlockScratch::new(model.workspace(chunk), dims, grad.map(|_| tape_width));
             let handle = std::thread::Builder::new()
                 .name(format!("ebmpc-rollout-{w}"))
                 .spawn(move || {
@@ -258,7 +259,7 @@ impl<M: WorldModel + 'static> CpuRollout<M> {
             });
         }
         Ok(Self {
-            local: BlockScratch::new(model.workspace(chunk), dims, tape_width),
+            local: BlockScratch::new(model.workspace(chunk), dims, grad.map(|_| tape_width)),
             local_out: new_out(),
             model,
             dims,

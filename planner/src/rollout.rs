@@ -102,20 +102,21 @@ pub struct BlockScratch<W> {
 }
 
 impl<W> BlockScratch<W> {
-    /// Allocates scratch; `tape_width` is 0 when no gradients are needed.
-    pub fn new(ws: W, dims: Dims, tape_width: usize) -> Self {
+    /// Allocates scratch; `tape_width` is `None` when no gradients are needed (a model may need
+    /// gradients and no tape, e.g. a single linear layer: `Some(0)`).
+    pub fn new(ws: W, dims: Dims, tape_width: Option<usize>) -> Self {
         let (b, d, a, h) = (
             ROLLOUT_BLOCK,
             dims.latent_dim,
             dims.action_dim,
             dims.horizon,
         );
-        let grad = tape_width > 0;
+        let grad = tape_width.is_some();
         Self {
             ws,
             zs: vec![0.0; (h + 1) * b * d],
             a: vec![0.0; b * a],
-            tape: vec![0.0; h * b * tape_width],
+            tape: vec![0.0; h * b * tape_width.unwrap_or(0)],
             gz: vec![0.0; if grad { b * d } else { 0 }],
             gz_prev: vec![0.0; if grad { b * d } else { 0 }],
             ga: vec![0.0; if grad { b * a } else { 0 }],
