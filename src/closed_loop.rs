@@ -150,6 +150,8 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     /// `(num_subgoals, obs_dim)`: the sub-goal observations, rewritten at every step when
     /// `keep_ranges` is not empty.
     subgoal_obs: Vec<f32>,
+    /// `(num_subgoals, latent_dim)`: their latents, encoded in one batch.
+    subgoal_z: Vec<f32>,
 }
 
 /// The sub-goal sequence of an episode (see [`LoopConfig::subgoals`]).
@@ -316,6 +318,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             keep: cfg.subgoal_keep.clone(),
             keep_ranges: Vec::new(),
             subgoal_obs: Vec::new(),
+            subgoal_z: Vec::new(),
             model,
             mpc,
             energy,
@@ -334,6 +337,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
     fn set_subgoals(&mut self, observations: Vec<Vec<f32>>) -> Result<()> {
         let latents = self.encode_all(&observations)?;
         self.subgoal_obs = observations.concat();
+        self.subgoal_z = vec![0.0; observations.len() * self.z.len()];
         self.subgoals.restart(latents);
         Ok(())
     }
@@ -350,14 +354,16 @@ impl<R: RolloutGrad> LatentPlanner<R> {
                 row[r.clone()].copy_from_slice(&obs[r.clone()]);
             }
         }
-        for (row, z) in self
-            .subgoal_obs
-            .chunks_exact(od)
-            .zip(self.subgoals.latents.iter_mut())
+        self.model
+            .encode(&self.subgoal_obs, &mut self.subgoal_z, &mut self.ws)
+            .context("encoding the sub-goal observations")?;
+        for (z, new) in self
+            .subgoals
+            .latents
+            .iter_mut()
+            .zip(self.subgoal_z.chunks_exact(self.z.len()))
         {
-            self.model
-                .encode(row, z, &mut self.ws)
-                .context("encoding a sub-goal observation")?;
+            z.copy_from_slice(new);
         }
         Ok(())
     }
