@@ -335,10 +335,23 @@ impl<R: RolloutGrad> LatentPlanner<R> {
 
     /// Plans toward `observations` from the first sub-goal on.
     fn set_subgoals(&mut self, observations: Vec<Vec<f32>>) -> Result<()> {
-        let latents = self.encode_all(&observations)?;
         self.subgoal_obs = observations.concat();
         self.subgoal_z = vec![0.0; observations.len() * self.z.len()];
+        self.encode_subgoals()?;
+        let latents = self
+            .subgoal_z
+            .chunks_exact(self.z.len())
+            .map(<[f32]>::to_vec)
+            .collect();
         self.subgoals.restart(latents);
+        Ok(())
+    }
+
+    /// Encodes `subgoal_obs` into `subgoal_z` in one batch.
+    fn encode_subgoals(&mut self) -> Result<()> {
+        self.model
+            .encode(&self.subgoal_obs, &mut self.subgoal_z, &mut self.ws)
+            .context("encoding the sub-goal observations")?;
         Ok(())
     }
 
@@ -354,9 +367,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
                 row[r.clone()].copy_from_slice(&obs[r.clone()]);
             }
         }
-        self.model
-            .encode(&self.subgoal_obs, &mut self.subgoal_z, &mut self.ws)
-            .context("encoding the sub-goal observations")?;
+        self.encode_subgoals()?;
         for (z, new) in self
             .subgoals
             .latents
@@ -366,20 +377,6 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             z.copy_from_slice(new);
         }
         Ok(())
-    }
-
-    /// The latents of `observations`, each `(latent_dim,)`.
-    fn encode_all(&mut self, observations: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        observations
-            .iter()
-            .map(|o| {
-                let mut z = vec![0.0; self.z.len()];
-                self.model
-                    .encode(o, &mut z, &mut self.ws)
-                    .context("encoding a sub-goal observation")?;
-                Ok(z)
-            })
-            .collect()
     }
 }
 

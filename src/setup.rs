@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use crate::closed_loop::Learned;
 use anyhow::{Context, Result, bail};
 use kernels::Backend;
 use planner::{OptimizerConfig, OptimizerKind};
@@ -13,7 +12,9 @@ use sim::{ObsLayout, ObsMode, SceneConfig, SimConfig, TaskKind, TaskParams};
 use world_model::Ensemble;
 use world_model::train::modelfile::load_model;
 
-use crate::closed_loop::{ClosedLoop, ExpertLoop, LatentPlanner, LoopConfig, OraclePlanner};
+use crate::closed_loop::{
+    ClosedLoop, ExpertLoop, LatentPlanner, Learned, LoopConfig, OraclePlanner,
+};
 
 /// The `--config` file of `ebmpc run` and `demo` (all tables optional).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
