@@ -136,16 +136,12 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     ws: <Learned as WorldModel>::Workspace,
     z: Vec<f32>,
     subgoals: Subgoals,
-    source: SubgoalSource,
-    /// Sub-goal restarts allowed per episode, and those left in this one.
-    retries: usize,
+    /// The loop settings: sub-goal source, retries, ratios and kept fields are read from here.
+    cfg: LoopConfig,
+    /// Sub-goal restarts left in this episode.
     retries_left: usize,
-    /// `subgoal_ratio` and its per-task overrides.
-    ratio: f32,
-    ratio_by_task: BTreeMap<String, f32>,
-    /// `subgoal_keep`, and the index ranges of those fields in this episode's observations
-    /// (empty when the observations lack them).
-    keep: Vec<String>,
+    /// The index ranges of the `subgoal_keep` fields in this episode's observations (empty when
+    /// the observations lack them).
     keep_ranges: Vec<std::ops::Range<usize>>,
     /// `(num_subgoals, obs_dim)`: the sub-goal observations, rewritten at every step when
     /// `keep_ranges` is not empty.
@@ -310,12 +306,8 @@ impl<R: RolloutGrad> LatentPlanner<R> {
                 index: 0,
                 start_distance: f32::NAN,
             },
-            source: cfg.subgoal_source,
-            retries: cfg.subgoal_retries,
+            cfg: cfg.clone(),
             retries_left: cfg.subgoal_retries,
-            ratio: cfg.subgoal_ratio,
-            ratio_by_task: cfg.subgoal_ratio_by_task.clone(),
-            keep: cfg.subgoal_keep.clone(),
             keep_ranges: Vec::new(),
             subgoal_obs: Vec::new(),
             subgoal_z: Vec::new(),
@@ -327,10 +319,11 @@ impl<R: RolloutGrad> LatentPlanner<R> {
 
     /// The sub-goal ratio for episodes of `task`.
     fn ratio_for(&self, task: TaskKind) -> f32 {
-        self.ratio_by_task
+        self.cfg
+            .subgoal_ratio_by_task
             .get(task.name())
             .copied()
-            .unwrap_or(self.ratio)
+            .unwrap_or(self.cfg.subgoal_ratio)
     }
 
     /// Plans toward `observations` from the first sub-goal on.
@@ -388,20 +381,21 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             .context("encoding the goal observation")?;
         if self.subgoals.enabled {
             self.subgoals.ratio = self.ratio_for(env.task());
-            let observations = match self.source {
+            let observations = match self.cfg.subgoal_source {
                 SubgoalSource::Phases => env.subgoal_observations()?,
                 SubgoalSource::Demo => sim::demo::keyframes(env)?,
             };
             self.keep_ranges = match env.layout().mode {
                 sim::ObsMode::State => self
-                    .keep
+                    .cfg
+                    .subgoal_keep
                     .iter()
                     .filter_map(|f| env.layout().range(f))
                     .collect(),
                 sim::ObsMode::Depth => Vec::new(),
             };
             self.set_subgoals(observations)?;
-            self.retries_left = self.retries;
+            self.retries_left = self.cfg.subgoal_retries;
         }
         self.mpc.reset();
         Ok(())

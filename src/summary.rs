@@ -108,7 +108,7 @@ pub fn markdown_table(rows: &[RunSummary]) -> String {
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {}/{} ({:.0}%) | {:.2} | {:.2} | {:.1} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {}/{} ({:.1}%) | {:.2} | {:.2} | {:.1} | {:.3} |\n",
             r.task,
             r.model,
             r.planner,

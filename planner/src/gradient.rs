@@ -315,7 +315,10 @@ mod tests {
         let warm = vec![0.0; d.plan_len()];
         g.draw_starts(&energy, &warm);
         let (pl, na) = (d.plan_len(), d.action_dim);
-        assert!(g.actions[..pl].iter().all(|&a| a == 0.0), "start 0 is the warm start");
+        assert!(
+            g.actions[..pl].iter().all(|&a| a == 0.0),
+            "start 0 is the warm start"
+        );
         let (mut sum, mut n) = (0.0, 0);
         for row in g.actions.chunks_exact(pl).skip(1) {
             for t in 1..d.horizon {
@@ -343,7 +346,12 @@ mod tests {
             init_noise_beta: 4.5,
             ..GradientConfig::default()
         };
-        let err = Gradient::new(cfg, dims()).expect_err("beta 4.5").to_string();
-        assert!(err.contains("init_noise_beta") && err.contains("4.5"), "{err}");
+        let err = Gradient::new(cfg, dims())
+            .expect_err("beta 4.5")
+            .to_string();
+        assert!(
+            err.contains("init_noise_beta") && err.contains("4.5"),
+            "{err}"
+        );
     }
 }
