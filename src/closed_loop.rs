@@ -62,6 +62,12 @@ pub struct LoopConfig {
     /// cube released off target, a grasp lost), start over from sub-goals of a demonstration
     /// from the current scene (`sim::demo`), at most this many times per episode. Default 0.
     pub subgoal_retries: usize,
+    /// With `subgoal_retries`: the tasks (`reach`, `push`, `pick_place`) whose episodes also
+    /// start over when a phase before the last runs out of patience without ever getting closer
+    /// to its sub-goal than the previous sub-goal is (a grasp that slipped: the carry phases
+    /// cannot be reached from an empty gripper), instead of moving on through the remaining
+    /// phases, e.g. `["pick_place"]`. Default none.
+    pub subgoal_retry_lost: Vec<String>,
 }
 
 /// Where a learned planner's sub-goal observations come from.
@@ -93,6 +99,7 @@ impl Default for LoopConfig {
             subgoal_keep: Vec::new(),
             subgoal_patience: 10,
             subgoal_retries: 0,
+            subgoal_retry_lost: Vec::new(),
         }
     }
 }
@@ -140,6 +147,8 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     cfg: LoopConfig,
     /// Sub-goal restarts left in this episode.
     retries_left: usize,
+    /// This episode's task is in `subgoal_retry_lost`.
+    retry_lost: bool,
     /// The index ranges of the `subgoal_keep` fields in this episode's observations (empty when
     /// the observations lack them).
     keep_ranges: Vec<std::ops::Range<usize>>,
@@ -155,6 +164,9 @@ struct Subgoals {
     enabled: bool,
     ratio: f32,
     patience: usize,
+    /// Hold a lost phase (see [`Subgoals::lost`]) instead of moving on, for the planner to
+    /// start over; set by the planner while it has retries left.
+    hold_lost: bool,
     /// Best distance to the current sub-goal in this phase, and the steps since it improved.
     best: f32,
     stalled: usize,
@@ -187,6 +199,21 @@ impl Subgoals {
         self.patience > 0 && self.index + 1 == self.latents.len() && self.stalled >= self.patience
     }
 
+    /// The current phase, before the last, has run out of patience without its best distance
+    /// ever getting below the distance between its sub-goal and the previous one.
+    fn lost(&self) -> bool {
+        self.patience > 0
+            && self.index > 0
+            && self.index + 1 < self.latents.len()
+            && self.stalled >= self.patience
+            && self.best >= self.start_distance
+    }
+
+    /// The planner should start over: the last sub-goal stalled, or a phase is lost and held.
+    fn needs_restart(&self) -> bool {
+        self.stalled_at_end() || (self.hold_lost && self.lost())
+    }
+
     /// Advances past every sub-goal that `z` is close enough to; returns the current goal latent.
     fn update(&mut self, z: &[f32]) -> &[f32] {
         if self.start_distance.is_nan() {
@@ -202,6 +229,7 @@ impl Subgoals {
             self.stalled += 1;
         }
         let stuck = self.patience > 0 && self.stalled >= self.patience;
+        let stuck = stuck && !(self.hold_lost && self.lost());
         if self.index + 1 < self.latents.len() && (stuck || d < self.ratio * self.start_distance) {
             self.index += 1;
             self.start_distance =
@@ -300,6 +328,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
                 enabled: cfg.subgoals,
                 ratio: cfg.subgoal_ratio,
                 patience: cfg.subgoal_patience,
+                hold_lost: false,
                 best: f32::INFINITY,
                 stalled: 0,
                 latents: Vec::new(),
@@ -308,6 +337,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             },
             cfg: cfg.clone(),
             retries_left: cfg.subgoal_retries,
+            retry_lost: false,
             keep_ranges: Vec::new(),
             subgoal_obs: Vec::new(),
             subgoal_z: Vec::new(),
@@ -381,6 +411,11 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             .context("encoding the goal observation")?;
         if self.subgoals.enabled {
             self.subgoals.ratio = self.ratio_for(env.task());
+            self.retry_lost = self
+                .cfg
+                .subgoal_retry_lost
+                .iter()
+                .any(|t| t == env.task().name());
             let observations = match self.cfg.subgoal_source {
                 SubgoalSource::Phases => env.subgoal_observations()?,
                 SubgoalSource::Demo => sim::demo::keyframes(env)?,
@@ -404,7 +439,8 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
     fn plan(&mut self, env: &Env, obs: &[f32]) -> Result<Step> {
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
         if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
-            if self.retries_left > 0 && self.subgoals.stalled_at_end() {
+            self.subgoals.hold_lost = self.retry_lost && self.retries_left > 0;
+            if self.retries_left > 0 && self.subgoals.needs_restart() {
                 self.retries_left -= 1;
                 self.set_subgoals(sim::demo::keyframes(env)?)?;
             }
@@ -707,6 +743,7 @@ mod tests {
             enabled: true,
             ratio: 0.25,
             patience,
+            hold_lost: false,
             best: f32::INFINITY,
             stalled: 0,
             latents: vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 1.0]],
@@ -758,5 +795,42 @@ mod tests {
         assert_eq!(s.index, 0);
         assert!(!s.stalled_at_end());
         assert_eq!(s.update(&[5.0, 5.0]), &[4.0, 4.0]);
+    }
+
+    #[test]
+    fn a_lost_phase_is_held_for_a_restart_only_when_asked() {
+        // Sub-goals (1,0) -> (1,1) -> (0,1): the second phase begins 1.0 from its sub-goal.
+        let lose = |s: &mut Subgoals| {
+            s.update(&[-1.0, 0.0]);
+            s.update(&[0.9, 0.0]);
+            assert_eq!(s.index, 1);
+            // Dropped far away: never closer than 1.0 to (1,1).
+            for _ in 0..3 {
+                s.update(&[5.0, -5.0]);
+            }
+        };
+        let mut s = subgoals(2);
+        lose(&mut s);
+        // Without holding, patience moves on to the last sub-goal as before.
+        assert_eq!(s.index, 2);
+        assert!(!s.needs_restart());
+
+        let mut s = subgoals(2);
+        s.hold_lost = true;
+        lose(&mut s);
+        assert_eq!(s.index, 1);
+        assert!(s.lost() && s.needs_restart());
+
+        // A phase that made progress (best 0.5 < 1.0) and then stalled is not lost: it moves on.
+        let mut s = subgoals(2);
+        s.hold_lost = true;
+        s.update(&[-1.0, 0.0]);
+        s.update(&[0.9, 0.0]);
+        s.update(&[1.0, 0.5]);
+        for _ in 0..3 {
+            s.update(&[1.0, 0.5]);
+        }
+        assert_eq!(s.index, 2);
+        assert!(!s.needs_restart());
     }
 }

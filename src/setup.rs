@@ -141,6 +141,11 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
             );
         }
     }
+    for task in &c.subgoal_retry_lost {
+        task.parse::<TaskKind>().with_context(|| {
+            format!("config key `planner.subgoal_retry_lost` names task `{task}`")
+        })?;
+    }
     if !(c.deadline_ms.is_finite() && c.deadline_ms >= 0.0) {
         bail!(
             "config key `planner.deadline_ms` = {} must be finite and >= 0",

@@ -224,4 +224,12 @@ fn per_task_subgoal_ratios_and_kept_fields_are_checked() {
         err.contains("subgoal_ratio_by_task.push` = 1.5 is out of range"),
         "{err}"
     );
+    ok(run("subgoal_retry_lost = [\"pick_place\"]"));
+    let bad_lost = run("subgoal_retry_lost = [\"pick\"]");
+    assert!(!bad_lost.status.success());
+    let err = String::from_utf8_lossy(&bad_lost.stderr);
+    assert!(
+        err.contains("subgoal_retry_lost") && err.contains("`pick`"),
+        "{err}"
+    );
 }
