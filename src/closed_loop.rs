@@ -34,7 +34,8 @@ pub struct LoopConfig {
     pub running_weight: f32,
     /// Weight of the squared action magnitude (>= 0). Default 1e-3.
     pub magnitude_weight: f32,
-    /// Per-call planning deadline in ms; 0 = none. Default 0.
+    /// Deadline of a control step in ms, counted from the step's start (encoding and sub-goal
+    /// switches included): the best plan so far is used after it; 0 = none. Default 0.
     pub deadline_ms: f64,
     /// Plan toward the task's sub-goals in turn instead of the final goal alone (learned models
     /// only; see `subgoal_source`). Default false.
@@ -437,6 +438,8 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
     }
 
     fn plan(&mut self, env: &Env, obs: &[f32]) -> Result<Step> {
+        // The deadline covers the whole step: encoding, sub-goal switches and restarts included.
+        let started = Instant::now();
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
         if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
             self.subgoals.hold_lost = self.retry_lost && self.retries_left > 0;
@@ -448,7 +451,7 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             let g = self.subgoals.update(&self.z);
             self.energy.goal.copy_from_slice(g);
         }
-        self.mpc.solve(&self.z, &self.energy)?;
+        self.mpc.solve_since(started, &self.z, &self.energy)?;
         let mut step = step_of(self.mpc.plan(), self.mpc.stats());
         step.phase = self.subgoals.index;
         Ok(step)
@@ -493,8 +496,9 @@ impl ClosedLoop for OraclePlanner {
     }
 
     fn plan(&mut self, env: &Env, _obs: &[f32]) -> Result<Step> {
+        let started = Instant::now();
         self.mpc.rollout_mut().set_state(env.snapshot()?);
-        self.mpc.solve(&[0.0], &self.energy)?;
+        self.mpc.solve_since(started, &[0.0], &self.energy)?;
         Ok(step_of(self.mpc.plan(), self.mpc.stats()))
     }
 }

@@ -110,6 +110,20 @@ impl<R: Rollout, O: Optimizer<R>> Mpc<R, O> {
     /// Plans from latent `z0` `(latent_dim,)`. Returns the plan `(horizon, action_dim)`; its
     /// first row is the action to execute now.
     pub fn solve(&mut self, z0: &[f32], energy: &Energy) -> Result<&[f32], PlanError> {
+        self.solve_since(Instant::now(), z0, energy)
+    }
+
+    /// [`Mpc::solve`] with the deadline counted from `started` instead of from this call. A
+    /// caller that does its own work in the control step before planning (encoding the
+    /// observation, switching sub-goals) passes the instant the step began, so that the step as
+    /// a whole keeps the deadline. When that work has used up the budget, the optimizer runs no
+    /// iteration and the step falls back to the shifted previous plan (or the hold action).
+    pub fn solve_since(
+        &mut self,
+        started: Instant,
+        z0: &[f32],
+        energy: &Energy,
+    ) -> Result<&[f32], PlanError> {
         let start = Instant::now();
         check_len("z0", z0.len(), self.dims.latent_dim)?;
         energy.validate(&self.dims)?;
@@ -123,7 +137,7 @@ impl<R: Rollout, O: Optimizer<R>> Mpc<R, O> {
         }
         energy.clamp_plan(&mut self.warm);
         let deadline = (self.cfg.deadline_ms > 0.0)
-            .then(|| start + Duration::from_secs_f64(self.cfg.deadline_ms / 1000.0));
+            .then(|| started + Duration::from_secs_f64(self.cfg.deadline_ms / 1000.0));
         let ok = if z0.iter().all(|v| v.is_finite()) {
             let problem = Problem {
                 z0,

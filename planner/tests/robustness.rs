@@ -231,3 +231,56 @@ fn deadline_returns_best_so_far_in_time() {
     assert_eq!(stats.best_energy, 1.0);
     assert!(plan.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
 }
+
+#[test]
+fn a_step_whose_budget_is_spent_before_planning_falls_back_without_evaluating() {
+    let dims = Dims {
+        horizon: 4,
+        action_dim: 2,
+        latent_dim: 3,
+    };
+    let rollout = Scripted {
+        dims,
+        values: vec![3.0, 1.0, 2.0],
+        next: 0,
+        delay: std::time::Duration::ZERO,
+    };
+    let opt = AnyOptimizer::new(small_config(OptimizerKind::Cem), dims).expect("optimizer");
+    let mut mpc = Mpc::new(
+        rollout,
+        opt,
+        MpcConfig {
+            deadline_ms: 20.0,
+            ..MpcConfig::default()
+        },
+    )
+    .expect("mpc");
+    let energy = Energy::terminal_l2(vec![0.0; 3], 2);
+    let now = std::time::Instant::now();
+    // In time: the step began 5 ms ago, so the optimizer plans as usual.
+    let first = mpc
+        .solve_since(
+            now - std::time::Duration::from_millis(5),
+            &[0.0; 3],
+            &energy,
+        )
+        .expect("solve")
+        .to_vec();
+    assert_eq!(mpc.stats().status, SolveStatus::Completed);
+    let evaluated = mpc.rollout_mut().next;
+    assert!(evaluated > 0);
+    // The step began 30 ms ago (a 20 ms deadline): no evaluation, the shifted plan comes back.
+    let late = std::time::Instant::now() - std::time::Duration::from_millis(30);
+    let second = mpc
+        .solve_since(late, &[0.0; 3], &energy)
+        .expect("solve")
+        .to_vec();
+    assert_eq!(mpc.stats().status, SolveStatus::FallbackShiftedPlan);
+    assert_eq!(
+        mpc.rollout_mut().next,
+        evaluated,
+        "no evaluation after the deadline"
+    );
+    assert_eq!(&second[..6], &first[2..]);
+    assert_eq!(&second[6..], &first[6..]);
+}
