@@ -185,15 +185,18 @@ fn non_finite_start_latent_falls_back() {
     assert!(plan.iter().all(|v| *v == 0.0));
 }
 
-#[test]
-fn deadline_returns_best_so_far_in_time() {
+/// CEM (16 samples, `iterations` rounds) over a [`Scripted`] rollout cycling 3, 1, 2, each
+/// evaluation sleeping `delay`, under an `Mpc` with `deadline_ms`; dims `(4, 2, 3)`.
+fn deadline_mpc(
+    delay: std::time::Duration,
+    iterations: usize,
+    deadline_ms: f64,
+) -> Mpc<Scripted, AnyOptimizer> {
     let dims = Dims {
         horizon: 4,
         action_dim: 2,
         latent_dim: 3,
     };
-    // Each evaluation takes 10 ms; 100 iterations would take 1 s.
-    let delay = std::time::Duration::from_millis(10);
     let rollout = Scripted {
         dims,
         values: vec![3.0, 1.0, 2.0],
@@ -202,18 +205,24 @@ fn deadline_returns_best_so_far_in_time() {
     };
     let mut cfg = small_config(OptimizerKind::Cem);
     if let planner::OptimizerConfig::Cem(c) = &mut cfg {
-        c.iterations = 100;
+        c.iterations = iterations;
     }
     let opt = AnyOptimizer::new(cfg, dims).expect("optimizer");
-    let mut mpc = Mpc::new(
+    Mpc::new(
         rollout,
         opt,
         MpcConfig {
-            deadline_ms: 50.0,
+            deadline_ms,
             ..MpcConfig::default()
         },
     )
-    .expect("mpc");
+    .expect("mpc")
+}
+
+#[test]
+fn deadline_returns_best_so_far_in_time() {
+    // Each evaluation takes 10 ms; 100 iterations would take 1 s.
+    let mut mpc = deadline_mpc(std::time::Duration::from_millis(10), 100, 50.0);
     let energy = Energy::terminal_l2(vec![0.0; 3], 2);
     let plan = mpc.solve(&[0.0; 3], &energy).expect("solve").to_vec();
     let stats = mpc.stats();
@@ -234,27 +243,8 @@ fn deadline_returns_best_so_far_in_time() {
 
 #[test]
 fn a_step_whose_budget_is_spent_before_planning_falls_back_without_evaluating() {
-    let dims = Dims {
-        horizon: 4,
-        action_dim: 2,
-        latent_dim: 3,
-    };
-    let rollout = Scripted {
-        dims,
-        values: vec![3.0, 1.0, 2.0],
-        next: 0,
-        delay: std::time::Duration::ZERO,
-    };
-    let opt = AnyOptimizer::new(small_config(OptimizerKind::Cem), dims).expect("optimizer");
-    let mut mpc = Mpc::new(
-        rollout,
-        opt,
-        MpcConfig {
-            deadline_ms: 20.0,
-            ..MpcConfig::default()
-        },
-    )
-    .expect("mpc");
+    let iterations = planner::CemConfig::default().iterations;
+    let mut mpc = deadline_mpc(std::time::Duration::ZERO, iterations, 20.0);
     let energy = Energy::terminal_l2(vec![0.0; 3], 2);
     let now = std::time::Instant::now();
     // In time: the step began 5 ms ago, so the optimizer plans as usual.
