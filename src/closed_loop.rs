@@ -195,18 +195,22 @@ impl Subgoals {
         self.start_distance = f32::NAN;
     }
 
+    /// The current sub-goal has not improved for `patience` (> 0) steps.
+    fn out_of_patience(&self) -> bool {
+        self.patience > 0 && self.stalled >= self.patience
+    }
+
     /// The last sub-goal has not improved for `patience` steps.
     fn stalled_at_end(&self) -> bool {
-        self.patience > 0 && self.index + 1 == self.latents.len() && self.stalled >= self.patience
+        self.index + 1 == self.latents.len() && self.out_of_patience()
     }
 
     /// The current phase, before the last, has run out of patience without its best distance
     /// ever getting below the distance between its sub-goal and the previous one.
     fn lost(&self) -> bool {
-        self.patience > 0
-            && self.index > 0
+        self.index > 0
             && self.index + 1 < self.latents.len()
-            && self.stalled >= self.patience
+            && self.out_of_patience()
             && self.best >= self.start_distance
     }
 
@@ -229,8 +233,8 @@ impl Subgoals {
         } else {
             self.stalled += 1;
         }
-        let stuck = self.patience > 0 && self.stalled >= self.patience;
-        let stuck = stuck && !(self.hold_lost && self.lost());
+        // A held lost phase waits for the planner's restart instead of moving on.
+        let stuck = self.out_of_patience() && !(self.hold_lost && self.lost());
         if self.index + 1 < self.latents.len() && (stuck || d < self.ratio * self.start_distance) {
             self.index += 1;
             self.start_distance =
