@@ -34,6 +34,9 @@ pub struct LoopConfig {
     pub running_weight: f32,
     /// Weight of the squared action magnitude (>= 0). Default 1e-3.
     pub magnitude_weight: f32,
+    /// Weight of the squared difference of consecutive planned actions (>= 0): it discourages
+    /// plans that swing between the action bounds. Default 0.
+    pub smoothness_weight: f32,
     /// Deadline of a control step in ms, counted from the step's start (encoding and sub-goal
     /// switches included): the best plan so far is used after it; 0 = none. Default 0.
     pub deadline_ms: f64,
@@ -92,6 +95,7 @@ impl Default for LoopConfig {
             terminal_weight: 1.0,
             running_weight: 0.1,
             magnitude_weight: 1e-3,
+            smoothness_weight: 0.0,
             deadline_ms: 0.0,
             subgoals: false,
             subgoal_source: SubgoalSource::Phases,
@@ -326,6 +330,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
         energy.terminal_weight = cfg.terminal_weight;
         energy.running_weight = cfg.running_weight;
         energy.magnitude_weight = cfg.magnitude_weight;
+        energy.smoothness_weight = cfg.smoothness_weight;
         Ok(Self {
             ws: model.workspace(1),
             z: vec![0.0; dims.latent_dim],
@@ -489,6 +494,7 @@ impl OraclePlanner {
         )?;
         let mut energy = Energy::terminal_l2(vec![0.0], sim::ACTION_DIM);
         energy.magnitude_weight = cfg.magnitude_weight;
+        energy.smoothness_weight = cfg.smoothness_weight;
         Ok(Self { mpc, energy })
     }
 }
@@ -744,6 +750,21 @@ mod tests {
         for (i, (a, b)) in goal.iter().zip(&fixed).enumerate() {
             assert!(quat.contains(&i) || a == b, "index {i}: {a} vs {b}");
         }
+    }
+
+    #[test]
+    fn loop_weights_reach_the_planning_energy() {
+        let cfg = LoopConfig {
+            horizon: 2,
+            threads: 1,
+            magnitude_weight: 0.25,
+            smoothness_weight: 0.5,
+            ..LoopConfig::default()
+        };
+        let model = Ensemble::new(vec![identity_model(3)]).unwrap();
+        let p = LatentPlanner::new(model, OptimizerKind::Cem.default_config(), &cfg).unwrap();
+        assert_eq!(p.energy.magnitude_weight, 0.25);
+        assert_eq!(p.energy.smoothness_weight, 0.5);
     }
 
     fn subgoals(patience: usize) -> Subgoals {

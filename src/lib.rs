@@ -10,6 +10,7 @@ pub mod commands;
 pub mod episodes;
 pub mod json_nan;
 pub mod oracle;
+pub mod paired;
 pub mod progress;
 pub mod replay;
 pub mod report;

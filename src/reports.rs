@@ -159,13 +159,20 @@ fn mean_curve(eps: &[EpisodeResult]) -> Vec<f64> {
         .collect()
 }
 
-/// Writes `plots/*.svg`, `summary.md` and `index.html` into `dir`; returns the page's path.
+/// Writes `plots/*.svg`, `summary.md` (the table, then the paired comparisons of
+/// [`crate::paired`] when a task and model has several planners) and `index.html` into `dir`;
+/// returns the page's path.
 pub fn write_html(dir: &Path, title: &str, cells: &[Cell], replays: &[Replay]) -> Result<PathBuf> {
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir)
         .with_context(|| format!("creating {}", plot_dir.display()))?;
     let summaries: Vec<RunSummary> = cells.iter().map(|c| c.summary.clone()).collect();
-    let table = markdown_table(&summaries);
+    let mut table = markdown_table(&summaries);
+    let pairs = crate::paired::markdown(&crate::paired::paired(cells));
+    if !pairs.is_empty() {
+        table.push('\n');
+        table.push_str(&pairs);
+    }
     sim::dataset::write_atomic(&dir.join("summary.md"), table.as_bytes())?;
     let mut sections = vec![Section::Markdown(format!("# {title}\n\n{table}"))];
     for (file, name, svg) in plots(cells) {

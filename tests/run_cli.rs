@@ -185,7 +185,7 @@ fn oracle_planner_reaches_with_the_simulator_as_its_model() {
 }
 
 #[test]
-fn per_task_subgoal_ratios_and_kept_fields_are_checked() {
+fn planner_keys_are_checked_and_errors_name_them() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("run.toml");
     let run = |body: &str| {
@@ -230,6 +230,14 @@ fn per_task_subgoal_ratios_and_kept_fields_are_checked() {
     let err = String::from_utf8_lossy(&bad_lost.stderr);
     assert!(
         err.contains("subgoal_retry_lost") && err.contains("`pick`"),
+        "{err}"
+    );
+    ok(run("smoothness_weight = 0.02"));
+    let bad_smooth = run("smoothness_weight = -1.0");
+    assert!(!bad_smooth.status.success());
+    let err = String::from_utf8_lossy(&bad_smooth.stderr);
+    assert!(
+        err.contains("planner.smoothness_weight` = -1 must be finite and >= 0"),
         "{err}"
     );
 }
