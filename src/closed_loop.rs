@@ -45,6 +45,10 @@ pub struct LoopConfig {
     pub subgoals: bool,
     /// With `subgoals`: where the sub-goal observations come from. Default `phases`.
     pub subgoal_source: SubgoalSource,
+    /// With `subgoal_source = "demo"`: also take a demonstration frame every this many control
+    /// steps between its phase changes (0 = phase changes only), for latents that are only
+    /// meaningful near their goal (see `sim::demo::keyframes`). Default 0.
+    pub subgoal_demo_every: usize,
     /// With `subgoals`: move on to the next sub-goal once the latent distance to the current one
     /// falls below this fraction of the distance at which the phase began (in (0, 1)).
     /// Default 0.25.
@@ -99,6 +103,7 @@ impl Default for LoopConfig {
             deadline_ms: 0.0,
             subgoals: false,
             subgoal_source: SubgoalSource::Phases,
+            subgoal_demo_every: 0,
             subgoal_ratio: 0.25,
             subgoal_ratio_by_task: BTreeMap::new(),
             subgoal_keep: Vec::new(),
@@ -428,7 +433,7 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
                 .any(|t| t == env.task().name());
             let observations = match self.cfg.subgoal_source {
                 SubgoalSource::Phases => env.subgoal_observations()?,
-                SubgoalSource::Demo => sim::demo::keyframes(env)?,
+                SubgoalSource::Demo => sim::demo::keyframes(env, self.cfg.subgoal_demo_every)?,
             };
             self.keep_ranges = match env.layout().mode {
                 sim::ObsMode::State => self
@@ -454,7 +459,7 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             self.subgoals.hold_lost = self.retry_lost && self.retries_left > 0;
             if self.retries_left > 0 && self.subgoals.needs_restart() {
                 self.retries_left -= 1;
-                self.set_subgoals(sim::demo::keyframes(env)?)?;
+                self.set_subgoals(sim::demo::keyframes(env, self.cfg.subgoal_demo_every)?)?;
             }
             self.refresh_subgoals(obs)?;
             let g = self.subgoals.update(&self.z);
@@ -765,6 +770,32 @@ mod tests {
         let p = LatentPlanner::new(model, OptimizerKind::Cem.default_config(), &cfg).unwrap();
         assert_eq!(p.energy.magnitude_weight, 0.25);
         assert_eq!(p.energy.smoothness_weight, 0.5);
+    }
+
+    #[test]
+    fn demo_frames_every_few_steps_add_subgoals() {
+        let count = |every: usize| {
+            let mut env = Env::new(SimConfig::default(), TaskKind::Reach, ObsMode::State).unwrap();
+            env.reset(11);
+            let cfg = LoopConfig {
+                horizon: 2,
+                threads: 1,
+                subgoals: true,
+                subgoal_source: super::SubgoalSource::Demo,
+                subgoal_demo_every: every,
+                ..LoopConfig::default()
+            };
+            let model = Ensemble::new(vec![identity_model(env.obs_dim())]).unwrap();
+            let opt = OptimizerKind::Cem.default_config();
+            let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
+            p.start(&env).unwrap();
+            p.subgoals.latents.len()
+        };
+        let (sparse, dense) = (count(0), count(2));
+        assert!(
+            dense > sparse,
+            "{dense} sub-goals every 2 steps, {sparse} without"
+        );
     }
 
     fn subgoals(patience: usize) -> Subgoals {

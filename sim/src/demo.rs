@@ -14,11 +14,15 @@ use crate::expert::Expert;
 use crate::policy::{Policy, PolicyView};
 
 /// Observations at the expert's phase changes, then its final observation; each `(obs_dim,)`.
+/// With `every > 0`, also the observation `every` control steps after the last frame taken, so
+/// that no two neighbouring frames are more than `every` steps apart (for latents that are only
+/// meaningful near a goal, such as those of depth images, where the gripper's image no longer
+/// overlaps its goal image after a few centimetres).
 ///
 /// The demonstration starts from `env`'s current state and runs until the task succeeds or the
 /// task's step budget is spent (then the last frame is wherever the expert got). A frame equal to
 /// the previous one is skipped, so every pair of neighbours differs.
-pub fn keyframes(env: &Env) -> Result<Vec<Vec<f32>>> {
+pub fn keyframes(env: &Env, every: usize) -> Result<Vec<Vec<f32>>> {
     let mut copy = Env::new(env.config().clone(), env.task(), env.layout().mode)?;
     copy.restore(&env.snapshot()?);
     let budget = env.task().budget(&env.config().task);
@@ -26,17 +30,21 @@ pub fn keyframes(env: &Env) -> Result<Vec<Vec<f32>>> {
     expert.reset(0);
     let mut frames: Vec<Vec<f32>> = Vec::new();
     let mut obs = copy.observation();
+    let mut since = 0;
     for _ in copy.steps()..budget {
         let Some(view) = PolicyView::of(&copy) else {
             break;
         };
         let before = expert.stage();
         let action = expert.act(&view);
-        if expert.stage() != before && copy.steps() > 0 {
+        let changed = expert.stage() != before && copy.steps() > 0;
+        if changed || (every > 0 && since >= every) {
             push(&mut frames, &obs);
+            since = 0;
         }
         let step = copy.step(&action)?;
         obs = step.obs;
+        since += 1;
         if step.terminated || step.truncated {
             break;
         }
@@ -63,7 +71,7 @@ mod tests {
     fn pick_place_demonstration_has_its_phases_and_leaves_the_episode_alone() {
         let mut env = Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
         let first = env.reset(7);
-        let frames = keyframes(&env).unwrap();
+        let frames = keyframes(&env, 0).unwrap();
         // Approach, descend, close, lift, transport, lower, release, then the solved frame.
         assert!(frames.len() >= 6, "{} frames", frames.len());
         assert_eq!(env.steps(), 0);
@@ -79,5 +87,34 @@ mod tests {
         );
         // A middle frame holds the cube in the air.
         assert!(frames.iter().any(|f| cube(f)[2] > 0.05), "never lifted");
+    }
+
+    #[test]
+    fn frames_every_few_steps_come_between_the_phase_changes() {
+        let mut env = Env::new(SimConfig::default(), TaskKind::Reach, ObsMode::State).unwrap();
+        env.reset(11);
+        let phases = keyframes(&env, 0).unwrap();
+        let dense = keyframes(&env, 2).unwrap();
+        assert!(
+            dense.len() > phases.len(),
+            "{} vs {}",
+            dense.len(),
+            phases.len()
+        );
+        // The same demonstration: it ends in the same frame.
+        assert_eq!(dense.last(), phases.last());
+        // Neighbouring palm positions (state layout 0..3) are at most 2 steps apart: within the
+        // distance 2 steps at full speed cover (`max_step_m` on each axis), plus 10%.
+        let limit = 1.1 * 2.0 * 3f32.sqrt() * env.config().scene.max_step_m;
+        let palm = |o: &[f32]| [o[0], o[1], o[2]];
+        let mut prev = palm(&env.observation());
+        for f in &dense {
+            let p = palm(f);
+            let d =
+                ((p[0] - prev[0]).powi(2) + (p[1] - prev[1]).powi(2) + (p[2] - prev[2]).powi(2))
+                    .sqrt();
+            assert!(d < limit, "frames {d} m apart, limit {limit}");
+            prev = p;
+        }
     }
 }
