@@ -34,6 +34,12 @@ pub struct LoopConfig {
     pub running_weight: f32,
     /// Weight of the squared action magnitude (>= 0). Default 1e-3.
     pub magnitude_weight: f32,
+    /// Weight (>= 0) of the squared distance of every planned grip command to the gripper state
+    /// of the goal planned toward (the current sub-goal, or the goal): +1 (close) where that
+    /// observation's finger gap is under half the open gap, else -1 (open). An energy term on
+    /// the gripper state, for models whose latents barely tell an open grasp from a closed one.
+    /// Default 0 (off). CPU rollouts only.
+    pub grip_weight: f32,
     /// Weight of the squared difference of consecutive planned actions (>= 0): it discourages
     /// plans that swing between the action bounds. Default 0.
     pub smoothness_weight: f32,
@@ -100,6 +106,7 @@ impl Default for LoopConfig {
             running_weight: 0.1,
             magnitude_weight: 1e-3,
             smoothness_weight: 0.0,
+            grip_weight: 0.0,
             deadline_ms: 0.0,
             subgoals: false,
             subgoal_source: SubgoalSource::Phases,
@@ -167,7 +174,17 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     subgoal_obs: Vec<f32>,
     /// `(num_subgoals, latent_dim)`: their latents, encoded in one batch.
     subgoal_z: Vec<f32>,
+    /// `(num_subgoals,)`: the grip command of each sub-goal's gripper state (see
+    /// [`LoopConfig::grip_weight`]).
+    grip_targets: Vec<f32>,
+    /// Index of `finger_gap` in this episode's observations and the gap under which a gripper
+    /// counts as closed.
+    gap_index: usize,
+    closed_below: f32,
 }
+
+/// Index of the grip command in an action (`sim::Env::step`: `[dx, dy, dz, grip]`).
+const GRIP_ACTION: usize = 3;
 
 /// The sub-goal sequence of an episode (see [`LoopConfig::subgoals`]).
 struct Subgoals {
@@ -283,6 +300,12 @@ impl LatentPlanner<kernels::CudaRollout> {
     /// CUDA driver, NVRTC or device is usable, or when `model` is an ensemble of several (the
     /// kernels evaluate one MLP).
     pub fn new_cuda(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+        if cfg.grip_weight > 0.0 {
+            anyhow::bail!(
+                "planner.grip_weight = {} needs the CPU backend: the CUDA rollout has no action-target term",
+                cfg.grip_weight
+            );
+        }
         let Some(single) = model.single() else {
             anyhow::bail!(
                 "the CUDA rollout runs one model, this is an ensemble of {}; use the CPU backend",
@@ -336,6 +359,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
         energy.running_weight = cfg.running_weight;
         energy.magnitude_weight = cfg.magnitude_weight;
         energy.smoothness_weight = cfg.smoothness_weight;
+        energy.target_weight[GRIP_ACTION] = cfg.grip_weight;
         Ok(Self {
             ws: model.workspace(1),
             z: vec![0.0; dims.latent_dim],
@@ -356,6 +380,9 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             keep_ranges: Vec::new(),
             subgoal_obs: Vec::new(),
             subgoal_z: Vec::new(),
+            grip_targets: Vec::new(),
+            gap_index: 0,
+            closed_below: 0.0,
             model,
             mpc,
             energy,
@@ -371,8 +398,18 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             .unwrap_or(self.cfg.subgoal_ratio)
     }
 
+    /// The grip command of the gripper state in `obs`: +1 closed, -1 open.
+    fn grip_of(&self, obs: &[f32]) -> f32 {
+        if obs[self.gap_index] < self.closed_below {
+            1.0
+        } else {
+            -1.0
+        }
+    }
+
     /// Plans toward `observations` from the first sub-goal on.
     fn set_subgoals(&mut self, observations: Vec<Vec<f32>>) -> Result<()> {
+        self.grip_targets = observations.iter().map(|o| self.grip_of(o)).collect();
         self.subgoal_obs = observations.concat();
         self.subgoal_z = vec![0.0; observations.len() * self.z.len()];
         self.encode_subgoals()?;
@@ -424,6 +461,13 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
         self.model
             .encode(&goal, &mut self.energy.goal, &mut self.ws)
             .context("encoding the goal observation")?;
+        self.gap_index = env
+            .layout()
+            .range("finger_gap")
+            .context("the observations have no finger_gap")?
+            .start;
+        self.closed_below = 0.5 * env.config().scene.max_gap;
+        self.energy.action_target[GRIP_ACTION] = self.grip_of(&goal);
         if self.subgoals.enabled {
             self.subgoals.ratio = self.ratio_for(env.task());
             self.retry_lost = self
@@ -464,6 +508,7 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             self.refresh_subgoals(obs)?;
             let g = self.subgoals.update(&self.z);
             self.energy.goal.copy_from_slice(g);
+            self.energy.action_target[GRIP_ACTION] = self.grip_targets[self.subgoals.index];
         }
         self.mpc.solve_since(started, &self.z, &self.energy)?;
         let mut step = step_of(self.mpc.plan(), self.mpc.stats());
@@ -796,6 +841,38 @@ mod tests {
             dense > sparse,
             "{dense} sub-goals every 2 steps, {sparse} without"
         );
+    }
+
+    #[test]
+    fn grip_targets_follow_the_pick_place_phases() {
+        let mut env = Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
+        let obs = env.reset(5);
+        let cfg = LoopConfig {
+            horizon: 2,
+            threads: 1,
+            subgoals: true,
+            grip_weight: 0.1,
+            ..LoopConfig::default()
+        };
+        let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
+        let opt = OptimizerKind::Cem.default_config();
+        let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
+        assert_eq!(p.energy.target_weight, [0.0, 0.0, 0.0, 0.1]);
+        p.start(&env).unwrap();
+        // Open above the cube, open around it, closed on it, lifted, over the goal, lowered,
+        // opened, clear of it (sim/src/subgoal.rs).
+        let (o, c) = (-1.0, 1.0);
+        assert_eq!(p.grip_targets, [o, o, c, c, c, c, o, o]);
+        p.plan(&env, &obs).unwrap();
+        assert_eq!(p.energy.action_target[3], p.grip_targets[p.subgoals.index]);
+        // The CUDA rollout has no such term: a clear error before any device is touched.
+        let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
+        let opt = OptimizerKind::Cem.default_config();
+        let err = LatentPlanner::new_cuda(model, opt, &cfg)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("grip_weight"), "{err}");
     }
 
     fn subgoals(patience: usize) -> Subgoals {

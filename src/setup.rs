@@ -121,6 +121,7 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
         ("planner.running_weight", c.running_weight),
         ("planner.magnitude_weight", c.magnitude_weight),
         ("planner.smoothness_weight", c.smoothness_weight),
+        ("planner.grip_weight", c.grip_weight),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             bail!("config key `{k}` = {v} must be finite and >= 0");

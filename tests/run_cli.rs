@@ -232,7 +232,11 @@ fn planner_keys_are_checked_and_errors_name_them() {
         err.contains("subgoal_retry_lost") && err.contains("`pick`"),
         "{err}"
     );
-    ok(run("smoothness_weight = 0.02"));
+    ok(run("smoothness_weight = 0.02\ngrip_weight = 0.1"));
+    let bad_grip = run("grip_weight = -0.5");
+    assert!(!bad_grip.status.success());
+    let err = String::from_utf8_lossy(&bad_grip.stderr);
+    assert!(err.contains("planner.grip_weight` = -0.5"), "{err}");
     let bad_smooth = run("smoothness_weight = -1.0");
     assert!(!bad_smooth.status.success());
     let err = String::from_utf8_lossy(&bad_smooth.stderr);

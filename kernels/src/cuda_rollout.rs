@@ -176,6 +176,13 @@ impl CudaRollout {
     ) -> Result<usize, PlanError> {
         let d = self.dims;
         energy.validate(&d)?;
+        if energy.has_action_target() {
+            return Err(PlanError::InvalidConfig {
+                key: "target_weight",
+                message: "the CUDA rollout has no action-target term; plan on the CPU backend"
+                    .into(),
+            });
+        }
         let k = energies.len();
         check_len("z0", z0.len(), d.latent_dim)?;
         check_len("actions", actions.len(), k * d.plan_len())?;

@@ -7,7 +7,11 @@
 //!   + running_weight  * sum_{t=1..H} d(z_t, goal)
 //!   + magnitude_weight  * sum_t ||a_t||^2
 //!   + smoothness_weight * sum_{t>=2} ||a_t - a_{t-1}||^2
+//!   + sum_t sum_k target_weight_k * (a_{t,k} - action_target_k)^2
 //! ```
+//!
+//! The last term pulls chosen action components toward a target, e.g. a gripper command toward
+//! the state of the current sub-goal's gripper (all weights 0: off).
 //!
 //! with `d` one of the [`Norm`]s. Actions are confined to per-dimension bounds `[lower, upper]`
 //! by the optimizers (they project, never penalize). Being plain data, the same energy can be
@@ -53,6 +57,11 @@ pub struct Energy {
     pub magnitude_weight: f32,
     /// Weight of the squared difference of consecutive actions, >= 0.
     pub smoothness_weight: f32,
+    /// `(action_dim,)` target of every planned action, for `target_weight`.
+    pub action_target: Vec<f32>,
+    /// `(action_dim,)` weight of each action component's squared distance to its target, >= 0;
+    /// all 0 turns the term off.
+    pub target_weight: Vec<f32>,
     /// `(action_dim,)` lower action bounds.
     pub lower: Vec<f32>,
     /// `(action_dim,)` upper action bounds, each >= the lower bound.
@@ -69,6 +78,8 @@ impl Energy {
             running_weight: 0.0,
             magnitude_weight: 0.0,
             smoothness_weight: 0.0,
+            action_target: vec![0.0; action_dim],
+            target_weight: vec![0.0; action_dim],
             lower: vec![-1.0; action_dim],
             upper: vec![1.0; action_dim],
         }
@@ -79,6 +90,18 @@ impl Energy {
         check_len("goal", self.goal.len(), dims.latent_dim)?;
         check_len("lower", self.lower.len(), dims.action_dim)?;
         check_len("upper", self.upper.len(), dims.action_dim)?;
+        check_len("action_target", self.action_target.len(), dims.action_dim)?;
+        check_len("target_weight", self.target_weight.len(), dims.action_dim)?;
+        ensure(
+            self.action_target.iter().all(|v| v.is_finite()),
+            "action_target",
+            || "must be finite".into(),
+        )?;
+        for (j, &w) in self.target_weight.iter().enumerate() {
+            ensure(w.is_finite() && w >= 0.0, "target_weight", || {
+                format!("action dimension {j}: must be finite and >= 0, got {w}")
+            })?;
+        }
         ensure(self.goal.iter().all(|v| v.is_finite()), "goal", || {
             "must be finite".into()
         })?;
@@ -116,6 +139,8 @@ impl Energy {
         self.goal.clone_from(&other.goal);
         self.lower.clone_from(&other.lower);
         self.upper.clone_from(&other.upper);
+        self.action_target.clone_from(&other.action_target);
+        self.target_weight.clone_from(&other.target_weight);
         self.norm = other.norm;
         self.terminal_weight = other.terminal_weight;
         self.running_weight = other.running_weight;
@@ -204,7 +229,19 @@ impl Energy {
                 .sum();
             cost += self.smoothness_weight * s;
         }
+        if self.has_action_target() {
+            for row in seq.chunks_exact(action_dim) {
+                for ((a, t), w) in row.iter().zip(&self.action_target).zip(&self.target_weight) {
+                    cost += w * (a - t) * (a - t);
+                }
+            }
+        }
         cost
+    }
+
+    /// Some action component has a target weight above 0.
+    pub fn has_action_target(&self) -> bool {
+        self.target_weight.iter().any(|&w| w > 0.0)
     }
 
     /// Adds the gradient of [`Energy::action_cost`] to `grad`; both `(horizon, action_dim)`.
@@ -219,6 +256,21 @@ impl Energy {
                 let d = 2.0 * self.smoothness_weight * (seq[i] - seq[i - action_dim]);
                 grad[i] += d;
                 grad[i - action_dim] -= d;
+            }
+        }
+        if self.has_action_target() {
+            for (grow, row) in grad
+                .chunks_exact_mut(action_dim)
+                .zip(seq.chunks_exact(action_dim))
+            {
+                for (((g, a), t), w) in grow
+                    .iter_mut()
+                    .zip(row)
+                    .zip(&self.action_target)
+                    .zip(&self.target_weight)
+                {
+                    *g += 2.0 * w * (a - t);
+                }
             }
         }
     }
@@ -273,6 +325,8 @@ mod tests {
             running_weight: 0.5,
             magnitude_weight: 0.1,
             smoothness_weight: 0.2,
+            action_target: vec![0.0, 1.0],
+            target_weight: vec![0.0, 0.7],
             lower: vec![-1.0; 2],
             upper: vec![1.0; 2],
         }
@@ -317,6 +371,30 @@ mod tests {
             let fd = (e.action_cost(&p, 2) - e.action_cost(&m, 2)) / 2e-3;
             assert!((fd - g[i]).abs() < 1e-2, "[{i}]: fd {fd} vs {}", g[i]);
         }
+    }
+
+    #[test]
+    fn action_target_term_pulls_only_weighted_components() {
+        let mut e = energy(Norm::SquaredL2);
+        e.magnitude_weight = 0.0;
+        e.smoothness_weight = 0.0;
+        // Two steps of [a0, a1]; only a1 has a weight (0.7), toward 1.
+        let cost = e.action_cost(&[0.5, 1.0, -0.5, 0.0], 2);
+        assert!((cost - 0.7).abs() < 1e-6, "{cost}");
+        e.target_weight = vec![0.0; 2];
+        assert!(!e.has_action_target());
+        assert_eq!(e.action_cost(&[0.5, 1.0, -0.5, 0.0], 2), 0.0);
+        e.target_weight = vec![0.0, -1.0];
+        let dims = Dims {
+            horizon: 2,
+            action_dim: 2,
+            latent_dim: 3,
+        };
+        let err = e.validate(&dims).unwrap_err().to_string();
+        assert!(
+            err.contains("target_weight") && err.contains("dimension 1"),
+            "{err}"
+        );
     }
 
     #[test]
