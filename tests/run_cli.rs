@@ -207,41 +207,35 @@ fn planner_keys_are_checked_and_errors_name_them() {
             "--json",
         ])
     };
+    // A bad value fails with an error holding every one of `needles`.
+    let fails_with = |body: &str, needles: &[&str]| {
+        let out = run(body);
+        assert!(!out.status.success(), "{body} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for n in needles {
+            assert!(err.contains(n), "{body}: {err}");
+        }
+    };
     ok(run(
         "subgoal_ratio_by_task = { push = 0.4, pick_place = 0.5 }",
     ));
-    let bad_task = run("subgoal_ratio_by_task = { pusher = 0.4 }");
-    assert!(!bad_task.status.success());
-    let err = String::from_utf8_lossy(&bad_task.stderr);
-    assert!(
-        err.contains("subgoal_ratio_by_task") && err.contains("pusher"),
-        "{err}"
+    fails_with(
+        "subgoal_ratio_by_task = { pusher = 0.4 }",
+        &["subgoal_ratio_by_task", "pusher"],
     );
-    let bad_value = run("subgoal_ratio_by_task = { push = 1.5 }");
-    assert!(!bad_value.status.success());
-    let err = String::from_utf8_lossy(&bad_value.stderr);
-    assert!(
-        err.contains("subgoal_ratio_by_task.push` = 1.5 is out of range"),
-        "{err}"
+    fails_with(
+        "subgoal_ratio_by_task = { push = 1.5 }",
+        &["subgoal_ratio_by_task.push` = 1.5 is out of range"],
     );
     ok(run("subgoal_retry_lost = [\"pick_place\"]"));
-    let bad_lost = run("subgoal_retry_lost = [\"pick\"]");
-    assert!(!bad_lost.status.success());
-    let err = String::from_utf8_lossy(&bad_lost.stderr);
-    assert!(
-        err.contains("subgoal_retry_lost") && err.contains("`pick`"),
-        "{err}"
+    fails_with(
+        "subgoal_retry_lost = [\"pick\"]",
+        &["subgoal_retry_lost", "`pick`"],
     );
     ok(run("smoothness_weight = 0.02\ngrip_weight = 0.1"));
-    let bad_grip = run("grip_weight = -0.5");
-    assert!(!bad_grip.status.success());
-    let err = String::from_utf8_lossy(&bad_grip.stderr);
-    assert!(err.contains("planner.grip_weight` = -0.5"), "{err}");
-    let bad_smooth = run("smoothness_weight = -1.0");
-    assert!(!bad_smooth.status.success());
-    let err = String::from_utf8_lossy(&bad_smooth.stderr);
-    assert!(
-        err.contains("planner.smoothness_weight` = -1 must be finite and >= 0"),
-        "{err}"
+    fails_with("grip_weight = -0.5", &["planner.grip_weight` = -0.5"]);
+    fails_with(
+        "smoothness_weight = -1.0",
+        &["planner.smoothness_weight` = -1 must be finite and >= 0"],
     );
 }
