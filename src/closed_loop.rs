@@ -51,9 +51,10 @@ pub struct LoopConfig {
     pub subgoals: bool,
     /// With `subgoals`: where the sub-goal observations come from. Default `phases`.
     pub subgoal_source: SubgoalSource,
-    /// With `subgoal_source = "demo"`: also take a demonstration frame every this many control
-    /// steps between its phase changes (0 = phase changes only), for latents that are only
-    /// meaningful near their goal (see `sim::demo::keyframes`). Default 0.
+    /// Sub-goals from a demonstration (`subgoal_source = "demo"`, and every restart of
+    /// `subgoal_retries`): also take a frame every this many control steps between its phase
+    /// changes (0 = phase changes only), for latents that are only meaningful near their goal
+    /// (see `sim::demo::keyframes`). Default 0.
     pub subgoal_demo_every: usize,
     /// With `subgoals`: move on to the next sub-goal once the latent distance to the current one
     /// falls below this fraction of the distance at which the phase began (in (0, 1)).
