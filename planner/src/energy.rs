@@ -10,12 +10,12 @@
 //!   + sum_t sum_k target_weight_k * (a_{t,k} - action_target_k)^2
 //! ```
 //!
-//! The last term pulls chosen action components toward a target, e.g. a gripper command toward
-//! the state of the current sub-goal's gripper (all weights 0: off).
-//!
-//! with `d` one of the [`Norm`]s. Actions are confined to per-dimension bounds `[lower, upper]`
-//! by the optimizers (they project, never penalize). Being plain data, the same energy can be
-//! evaluated by the CPU rollout and by the CUDA kernels and compared in tests.
+//! with `d` one of the [`Norm`]s. The last term pulls chosen action components toward a target,
+//! e.g. a gripper command toward the state of the current sub-goal's gripper (all weights 0:
+//! off). Actions are confined to per-dimension bounds `[lower, upper]` by the optimizers (they
+//! project, never penalize). Being plain data, the same energy can be evaluated by the CPU
+//! rollout and by the CUDA kernels and compared in tests; the kernels lack the action-target
+//! term, and the CUDA rollout refuses an energy that uses it.
 
 use crate::dims::Dims;
 use crate::error::{PlanError, check_len, ensure};
