@@ -18,6 +18,7 @@ use world_model::{Ensemble, MlpWorldModel, WorldModel};
 
 use crate::oracle::OracleRollout;
 use crate::replay::{self, ReplayStep};
+use crate::subgoals::Subgoals;
 
 /// How the planner is set up for closed-loop control.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,101 +188,6 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
 /// Index of the grip command in an action (`sim::Env::step`: `[dx, dy, dz, grip]`).
 const GRIP_ACTION: usize = 3;
 
-/// The sub-goal sequence of an episode (see [`LoopConfig::subgoals`]).
-struct Subgoals {
-    enabled: bool,
-    ratio: f32,
-    patience: usize,
-    /// Hold a lost phase (see [`Subgoals::lost`]) instead of moving on, for the planner to
-    /// start over; set by the planner while it has retries left.
-    hold_lost: bool,
-    /// Best distance to the current sub-goal in this phase, and the steps since it improved.
-    best: f32,
-    stalled: usize,
-    /// Latents of the sub-goals, in order.
-    latents: Vec<Vec<f32>>,
-    /// Current sub-goal.
-    index: usize,
-    /// Distance to the current sub-goal when its phase began; NaN until the first plan.
-    start_distance: f32,
-}
-
-fn l2(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f32>()
-        .sqrt()
-}
-
-impl Subgoals {
-    /// Plans toward `latents` from the first, as at an episode's start.
-    fn restart(&mut self, latents: Vec<Vec<f32>>) {
-        self.latents = latents;
-        self.index = 0;
-        self.start_distance = f32::NAN;
-    }
-
-    /// The current sub-goal has not improved for `patience` (> 0) steps.
-    fn out_of_patience(&self) -> bool {
-        self.patience > 0 && self.stalled >= self.patience
-    }
-
-    /// The last sub-goal has not improved for `patience` steps.
-    fn stalled_at_end(&self) -> bool {
-        self.index + 1 == self.latents.len() && self.out_of_patience()
-    }
-
-    /// The current phase, before the last, has run out of patience without its best distance
-    /// ever getting below the distance between its sub-goal and the previous one.
-    fn lost(&self) -> bool {
-        self.index > 0
-            && self.index + 1 < self.latents.len()
-            && self.out_of_patience()
-            && self.best >= self.start_distance
-    }
-
-    /// The planner should start over: the last sub-goal stalled, or a phase is lost and held.
-    fn needs_restart(&self) -> bool {
-        self.stalled_at_end() || (self.hold_lost && self.lost())
-    }
-
-    /// Advances past every sub-goal that `z` is close enough to; returns the current goal latent.
-    fn update(&mut self, z: &[f32]) -> &[f32] {
-        if self.start_distance.is_nan() {
-            self.start_distance = l2(z, &self.latents[self.index]);
-            self.best = f32::INFINITY;
-            self.stalled = 0;
-        }
-        let d = l2(z, &self.latents[self.index]);
-        if d < 0.98 * self.best {
-            self.best = d;
-            self.stalled = 0;
-        } else {
-            self.stalled += 1;
-        }
-        // A held lost phase waits for the planner's restart instead of moving on.
-        let stuck = self.out_of_patience() && !(self.hold_lost && self.lost());
-        if self.index + 1 < self.latents.len() && (stuck || d < self.ratio * self.start_distance) {
-            self.index += 1;
-            self.start_distance =
-                l2(&self.latents[self.index - 1], &self.latents[self.index]).max(1e-6);
-            self.best = l2(z, &self.latents[self.index]);
-            self.stalled = 0;
-            // Several sub-goals may already hold (e.g. open and closed gaps alike); skip them.
-            while self.index + 1 < self.latents.len()
-                && l2(z, &self.latents[self.index]) < self.ratio * self.start_distance
-            {
-                self.index += 1;
-                self.start_distance =
-                    l2(&self.latents[self.index - 1], &self.latents[self.index]).max(1e-6);
-                self.best = l2(z, &self.latents[self.index]);
-            }
-        }
-        &self.latents[self.index]
-    }
-}
-
 impl LatentPlanner {
     /// Builds the CPU rollout pool, optimizer and MPC loop.
     pub fn new(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
@@ -364,17 +270,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
         Ok(Self {
             ws: model.workspace(1),
             z: vec![0.0; dims.latent_dim],
-            subgoals: Subgoals {
-                enabled: cfg.subgoals,
-                ratio: cfg.subgoal_ratio,
-                patience: cfg.subgoal_patience,
-                hold_lost: false,
-                best: f32::INFINITY,
-                stalled: 0,
-                latents: Vec::new(),
-                index: 0,
-                start_distance: f32::NAN,
-            },
+            subgoals: Subgoals::new(cfg.subgoals, cfg.subgoal_ratio, cfg.subgoal_patience),
             cfg: cfg.clone(),
             retries_left: cfg.subgoal_retries,
             retry_lost: false,
@@ -501,13 +397,13 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
         let started = Instant::now();
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
         if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
-            self.subgoals.hold_lost = self.retry_lost && self.retries_left > 0;
-            if self.retries_left > 0 && self.subgoals.needs_restart() {
+            let hold_lost = self.retry_lost && self.retries_left > 0;
+            if self.retries_left > 0 && self.subgoals.needs_restart(hold_lost) {
                 self.retries_left -= 1;
                 self.set_subgoals(sim::demo::keyframes(env, self.cfg.subgoal_demo_every)?)?;
             }
             self.refresh_subgoals(obs)?;
-            let g = self.subgoals.update(&self.z);
+            let g = self.subgoals.update(&self.z, hold_lost);
             self.energy.goal.copy_from_slice(g);
             self.energy.action_target[GRIP_ACTION] = self.grip_targets[self.subgoals.index];
         }
@@ -750,7 +646,7 @@ pub fn run_episode(
 
 #[cfg(test)]
 mod tests {
-    use super::{ClosedLoop, Ensemble, LatentPlanner, LoopConfig, Subgoals};
+    use super::{ClosedLoop, Ensemble, LatentPlanner, LoopConfig};
     use planner::OptimizerKind;
     use sim::{Env, ObsMode, SimConfig, TaskKind};
     use world_model::{Activation, Linear, Mlp, MlpSpec, MlpWorldModel};
@@ -874,101 +770,5 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("grip_weight"), "{err}");
-    }
-
-    fn subgoals(patience: usize) -> Subgoals {
-        Subgoals {
-            enabled: true,
-            ratio: 0.25,
-            patience,
-            hold_lost: false,
-            best: f32::INFINITY,
-            stalled: 0,
-            latents: vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 1.0]],
-            index: 0,
-            start_distance: f32::NAN,
-        }
-    }
-
-    #[test]
-    fn sub_goals_advance_when_close_and_when_stalled() {
-        let mut s = subgoals(0);
-        assert_eq!(s.update(&[-1.0, 0.0]), &[1.0, 0.0]);
-        // Halfway: not close enough (2.0 at the start, ratio 0.25).
-        s.update(&[0.0, 0.0]);
-        assert_eq!(s.index, 0);
-        // Within 0.5 of the first: on to the second.
-        assert_eq!(s.update(&[0.9, 0.0]), &[1.0, 1.0]);
-        // The last one is kept, however close.
-        s.update(&[1.0, 1.0]);
-        s.update(&[0.0, 1.0]);
-        assert_eq!(s.index, 2);
-
-        // Patience 3: no progress for 3 steps moves on.
-        let mut s = subgoals(3);
-        for _ in 0..3 {
-            s.update(&[-1.0, 0.0]);
-            assert_eq!(s.index, 0);
-        }
-        s.update(&[-1.0, 0.0]);
-        assert_eq!(s.index, 1);
-    }
-
-    #[test]
-    fn a_stalled_last_sub_goal_is_reported_and_a_restart_begins_again() {
-        let mut s = subgoals(2);
-        // Close to the first, then to the second: the ratio rule moves on to the last.
-        s.update(&[-1.0, 0.0]);
-        s.update(&[0.9, 0.0]);
-        s.update(&[0.95, 1.0]);
-        assert_eq!(s.index, 2);
-        assert!(!s.stalled_at_end());
-        // Stuck away from the last one: stalled once patience runs out, not before.
-        s.update(&[5.0, 5.0]);
-        assert!(!s.stalled_at_end());
-        s.update(&[5.0, 5.0]);
-        assert!(s.stalled_at_end());
-        // A restart with new sub-goals plans toward the first of them.
-        s.restart(vec![vec![4.0, 4.0], vec![0.0, 0.0]]);
-        assert_eq!(s.index, 0);
-        assert!(!s.stalled_at_end());
-        assert_eq!(s.update(&[5.0, 5.0]), &[4.0, 4.0]);
-    }
-
-    #[test]
-    fn a_lost_phase_is_held_for_a_restart_only_when_asked() {
-        // Sub-goals (1,0) -> (1,1) -> (0,1): the second phase begins 1.0 from its sub-goal.
-        let lose = |s: &mut Subgoals| {
-            s.update(&[-1.0, 0.0]);
-            s.update(&[0.9, 0.0]);
-            assert_eq!(s.index, 1);
-            // Dropped far away: never closer than 1.0 to (1,1).
-            for _ in 0..3 {
-                s.update(&[5.0, -5.0]);
-            }
-        };
-        let mut s = subgoals(2);
-        lose(&mut s);
-        // Without holding, patience moves on to the last sub-goal as before.
-        assert_eq!(s.index, 2);
-        assert!(!s.needs_restart());
-
-        let mut s = subgoals(2);
-        s.hold_lost = true;
-        lose(&mut s);
-        assert_eq!(s.index, 1);
-        assert!(s.lost() && s.needs_restart());
-
-        // A phase that made progress (best 0.5 < 1.0) and then stalled is not lost: it moves on.
-        let mut s = subgoals(2);
-        s.hold_lost = true;
-        s.update(&[-1.0, 0.0]);
-        s.update(&[0.9, 0.0]);
-        s.update(&[1.0, 0.5]);
-        for _ in 0..3 {
-            s.update(&[1.0, 0.5]);
-        }
-        assert_eq!(s.index, 2);
-        assert!(!s.needs_restart());
     }
 }

@@ -16,5 +16,6 @@ pub mod replay;
 pub mod report;
 pub mod reports;
 pub mod setup;
+mod subgoals;
 pub mod suite;
 pub mod summary;
