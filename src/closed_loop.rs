@@ -39,7 +39,7 @@ pub struct LoopConfig {
     /// of the goal planned toward (the current sub-goal, or the goal): +1 (close) where that
     /// observation's finger gap is under half the open gap, else -1 (open). An energy term on
     /// the gripper state, for models whose latents barely tell an open grasp from a closed one.
-    /// Default 0 (off). CPU rollouts only.
+    /// Default 0 (off). The CUDA rollout adds this term on the host.
     pub grip_weight: f32,
     /// Weight of the squared difference of consecutive planned actions (>= 0): it discourages
     /// plans that swing between the action bounds. Default 0.
@@ -207,12 +207,6 @@ impl LatentPlanner<kernels::CudaRollout> {
     /// CUDA driver, NVRTC or device is usable, or when `model` is an ensemble of several (the
     /// kernels evaluate one MLP).
     pub fn new_cuda(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
-        if cfg.grip_weight > 0.0 {
-            anyhow::bail!(
-                "planner.grip_weight = {} needs the CPU backend: the CUDA rollout has no action-target term",
-                cfg.grip_weight
-            );
-        }
         let Some(single) = model.single() else {
             anyhow::bail!(
                 "the CUDA rollout runs one model, this is an ensemble of {}; use the CPU backend",
@@ -762,13 +756,5 @@ mod tests {
         assert_eq!(p.grip_targets, [o, o, c, c, c, c, o, o]);
         p.plan(&env, &obs).unwrap();
         assert_eq!(p.energy.action_target[3], p.grip_targets[p.subgoals.index]);
-        // The CUDA rollout has no such term: a clear error before any device is touched.
-        let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
-        let opt = OptimizerKind::Cem.default_config();
-        let err = LatentPlanner::new_cuda(model, opt, &cfg)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("grip_weight"), "{err}");
     }
 }

@@ -5,10 +5,12 @@
 //! the energies (and gradients) come back. The weights are uploaded once, at construction, and
 //! every device buffer is sized then for `capacity` samples (`grad_capacity` for gradients), so a
 //! plan call allocates nothing. Sampling stays on the host (the trait's default
-//! `sample_and_evaluate`), so a CUDA plan draws exactly the same samples as a CPU plan.
+//! `sample_and_evaluate`), so a CUDA plan draws exactly the same samples as a CPU plan. The
+//! energy's action-target term is added on the host after the download ([`crate::host_terms`]).
 
 use crate::device::Device;
 use crate::error::KernelError;
+use crate::host_terms::add_action_targets;
 use crate::layout::PredictorLayout;
 use crate::sources::{ROLLOUT, THREADS, TILE};
 use cudarc::driver::{CudaFunction, CudaSlice, LaunchConfig, PushKernelArg};
@@ -176,13 +178,6 @@ impl CudaRollout {
     ) -> Result<usize, PlanError> {
         let d = self.dims;
         energy.validate(&d)?;
-        if energy.has_action_target() {
-            return Err(PlanError::InvalidConfig {
-                key: "target_weight",
-                message: "the CUDA rollout has no action-target term; plan on the CPU backend"
-                    .into(),
-            });
-        }
         let k = energies.len();
         check_len("z0", z0.len(), d.latent_dim)?;
         check_len("actions", actions.len(), k * d.plan_len())?;
@@ -301,6 +296,7 @@ impl Rollout for CudaRollout {
             .map_err(|e| KernelError::driver("download energies", e))?;
         s.synchronize()
             .map_err(|e| KernelError::driver("rollout_energy", e))?;
+        add_action_targets(energy, self.dims, actions, energies, None);
         Ok(())
     }
 }
@@ -357,6 +353,7 @@ impl RolloutGrad for CudaRollout {
             .map_err(|e| KernelError::driver("download gradients", e))?;
         s.synchronize()
             .map_err(|e| KernelError::driver("rollout_energy_grad", e))?;
+        add_action_targets(energy, self.dims, actions, energies, Some(grads));
         Ok(())
     }
 }

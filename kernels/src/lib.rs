@@ -8,6 +8,7 @@
 //! - [`backend`]: [`Backend`] (`cpu | cuda | auto`) and its resolution with CPU fallback.
 //! - [`cuda_rollout`]: [`CudaRollout`], `planner::Rollout` + `planner::RolloutGrad` for an
 //!   `MlpWorldModel`: all `H` steps and the energy fused in one launch.
+//! - [`host_terms`]: the action-target energy term, added on the host after each download.
 //! - [`layout`]: the predictor packed for the kernels, and the kernels' size limits.
 //! - [`sources`]: the embedded sources, NVRTC options, the PTX cache.
 //! - [`philox`]: the counter-based RNG of the sampling kernels, on the host, for tests.
@@ -22,6 +23,7 @@ pub mod cuda_rollout;
 pub mod detect;
 pub mod device;
 pub mod error;
+pub mod host_terms;
 pub mod layout;
 pub mod philox;
 pub mod sources;

@@ -15,7 +15,8 @@
 //! off). Actions are confined to per-dimension bounds `[lower, upper]` by the optimizers (they
 //! project, never penalize). Being plain data, the same energy can be evaluated by the CPU
 //! rollout and by the CUDA kernels and compared in tests; the kernels lack the action-target
-//! term, and the CUDA rollout refuses an energy that uses it.
+//! term, which the CUDA rollout adds on the host ([`Energy::action_target_cost`],
+//! [`Energy::add_action_target_grad`]): it depends on the actions only.
 
 use crate::dims::Dims;
 use crate::error::{PlanError, check_len, ensure};
@@ -215,7 +216,8 @@ impl Energy {
         }
     }
 
-    /// Magnitude and smoothness terms of one sequence, `seq` `(horizon, action_dim)`.
+    /// Magnitude, smoothness and action-target terms of one sequence, `seq`
+    /// `(horizon, action_dim)`.
     pub fn action_cost(&self, seq: &[f32], action_dim: usize) -> f32 {
         let mut cost = 0.0;
         if self.magnitude_weight != 0.0 {
@@ -229,14 +231,24 @@ impl Energy {
                 .sum();
             cost += self.smoothness_weight * s;
         }
-        if self.has_action_target() {
-            for row in seq.chunks_exact(action_dim) {
-                for ((a, t), w) in row.iter().zip(&self.action_target).zip(&self.target_weight) {
-                    cost += w * (a - t) * (a - t);
-                }
-            }
+        cost + self.action_target_cost(seq, action_dim)
+    }
+
+    /// The action-target term alone of one sequence, `seq` `(horizon, action_dim)`: the part of
+    /// [`Energy::action_cost`] that a rollout without this term adds on the host.
+    pub fn action_target_cost(&self, seq: &[f32], action_dim: usize) -> f32 {
+        if !self.has_action_target() {
+            return 0.0;
         }
-        cost
+        seq.chunks_exact(action_dim)
+            .map(|row| {
+                row.iter()
+                    .zip(&self.action_target)
+                    .zip(&self.target_weight)
+                    .map(|((a, t), w)| w * (a - t) * (a - t))
+                    .sum::<f32>()
+            })
+            .sum()
     }
 
     /// Some action component has a target weight above 0.
@@ -258,19 +270,26 @@ impl Energy {
                 grad[i - action_dim] -= d;
             }
         }
-        if self.has_action_target() {
-            for (grow, row) in grad
-                .chunks_exact_mut(action_dim)
-                .zip(seq.chunks_exact(action_dim))
+        self.add_action_target_grad(seq, action_dim, grad);
+    }
+
+    /// Adds the gradient of [`Energy::action_target_cost`] to `grad`; both
+    /// `(horizon, action_dim)`.
+    pub fn add_action_target_grad(&self, seq: &[f32], action_dim: usize, grad: &mut [f32]) {
+        if !self.has_action_target() {
+            return;
+        }
+        for (grow, row) in grad
+            .chunks_exact_mut(action_dim)
+            .zip(seq.chunks_exact(action_dim))
+        {
+            for (((g, a), t), w) in grow
+                .iter_mut()
+                .zip(row)
+                .zip(&self.action_target)
+                .zip(&self.target_weight)
             {
-                for (((g, a), t), w) in grow
-                    .iter_mut()
-                    .zip(row)
-                    .zip(&self.action_target)
-                    .zip(&self.target_weight)
-                {
-                    *g += 2.0 * w * (a - t);
-                }
+                *g += 2.0 * w * (a - t);
             }
         }
     }
