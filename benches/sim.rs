@@ -1,5 +1,7 @@
 //! Criterion benches of the test bed: one pick-and-place control step (24 physics steps at the
-//! defaults) and depth rendering at 32x32 and 64x64.
+//! defaults), depth rendering at 32x32 and 64x64, and a sub-goal demonstration from an episode's
+//! start (`sim::demo::keyframes`, frames every 4 steps, depth observations): what a closed-loop
+//! restart costs when it runs whole in one control step.
 //!
 //! `cargo bench --bench sim`
 
@@ -42,5 +44,15 @@ fn depth_render(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, control_step, depth_render);
+fn demo_keyframes(c: &mut Criterion) {
+    for task in [TaskKind::PickPlace, TaskKind::Push] {
+        let mut env = Env::new(SimConfig::default(), task, ObsMode::Depth).unwrap();
+        env.reset(300000);
+        c.bench_function(&format!("demo_keyframes_{}_depth", task.name()), |b| {
+            b.iter(|| black_box(sim::demo::keyframes(&env, 4).unwrap()))
+        });
+    }
+}
+
+criterion_group!(benches, control_step, depth_render, demo_keyframes);
 criterion_main!(benches);

@@ -84,6 +84,12 @@ pub struct LoopConfig {
     /// cannot be reached from an empty gripper), instead of moving on through the remaining
     /// phases, e.g. `["pick_place"]`. Default none.
     pub subgoal_retry_lost: Vec<String>,
+    /// With `subgoal_retries`: control steps of a restart's demonstration simulated per control
+    /// step (`sim::demo::Demo`), the planner aiming at its current sub-goal until the
+    /// demonstration ends; 0 = all of it in the step that starts over, which then takes 10-60 ms
+    /// more (0.3-0.4 ms per demonstration step) and can overrun the deadline.
+    /// Default 0.
+    pub subgoal_restart_steps: usize,
 }
 
 /// Where a learned planner's sub-goal observations come from.
@@ -119,6 +125,7 @@ impl Default for LoopConfig {
             subgoal_patience: 10,
             subgoal_retries: 0,
             subgoal_retry_lost: Vec::new(),
+            subgoal_restart_steps: 0,
         }
     }
 }
@@ -168,6 +175,9 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     retries_left: usize,
     /// This episode's task is in `subgoal_retry_lost`.
     retry_lost: bool,
+    /// A restart's demonstration still being simulated (see
+    /// [`LoopConfig::subgoal_restart_steps`]).
+    pending_demo: Option<sim::demo::Demo>,
     /// The index ranges of the `subgoal_keep` fields in this episode's observations (empty when
     /// the observations lack them).
     keep_ranges: Vec<std::ops::Range<usize>>,
@@ -268,6 +278,7 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             cfg: cfg.clone(),
             retries_left: cfg.subgoal_retries,
             retry_lost: false,
+            pending_demo: None,
             keep_ranges: Vec::new(),
             subgoal_obs: Vec::new(),
             subgoal_z: Vec::new(),
@@ -299,6 +310,24 @@ impl<R: RolloutGrad> LatentPlanner<R> {
     }
 
     /// Plans toward `observations` from the first sub-goal on.
+    /// Simulates the pending restart's demonstration for this step's share of control steps
+    /// and, once it has ended, plans through its key frames.
+    fn advance_restart(&mut self) -> Result<()> {
+        let Some(demo) = self.pending_demo.as_mut() else {
+            return Ok(());
+        };
+        let steps = match self.cfg.subgoal_restart_steps {
+            0 => usize::MAX,
+            n => n,
+        };
+        if demo.advance(steps)?
+            && let Some(done) = self.pending_demo.take()
+        {
+            self.set_subgoals(done.into_frames())?;
+        }
+        Ok(())
+    }
+
     fn set_subgoals(&mut self, observations: Vec<Vec<f32>>) -> Result<()> {
         self.grip_targets = observations.iter().map(|o| self.grip_of(o)).collect();
         self.subgoal_obs = observations.concat();
@@ -382,6 +411,7 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             self.set_subgoals(observations)?;
             self.retries_left = self.cfg.subgoal_retries;
         }
+        self.pending_demo = None;
         self.mpc.reset();
         Ok(())
     }
@@ -391,11 +421,14 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
         let started = Instant::now();
         self.model.encode(obs, &mut self.z, &mut self.ws)?;
         if self.subgoals.enabled && !self.subgoals.latents.is_empty() {
-            let hold_lost = self.retry_lost && self.retries_left > 0;
-            if self.retries_left > 0 && self.subgoals.needs_restart(hold_lost) {
+            // A lost phase stays held while a restart is left or under way.
+            let restarting = self.pending_demo.is_some();
+            let hold_lost = self.retry_lost && (self.retries_left > 0 || restarting);
+            if !restarting && self.retries_left > 0 && self.subgoals.needs_restart(hold_lost) {
                 self.retries_left -= 1;
-                self.set_subgoals(sim::demo::keyframes(env, self.cfg.subgoal_demo_every)?)?;
+                self.pending_demo = Some(sim::demo::Demo::new(env, self.cfg.subgoal_demo_every)?);
             }
+            self.advance_restart()?;
             self.refresh_subgoals(obs)?;
             let g = self.subgoals.update(&self.z, hold_lost);
             self.energy.goal.copy_from_slice(g);
@@ -732,6 +765,62 @@ mod tests {
             dense > sparse,
             "{dense} sub-goals every 2 steps, {sparse} without"
         );
+    }
+
+    #[test]
+    fn a_restart_demonstration_can_be_spread_over_control_steps() {
+        // Planning from one unchanging observation with patience 1: every phase stalls at once,
+        // the last one too, which starts over from a demonstration of the scene.
+        let run = |restart_steps: usize| {
+            let mut env =
+                Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
+            let obs = env.reset(5);
+            let cfg = LoopConfig {
+                horizon: 2,
+                threads: 1,
+                subgoals: true,
+                subgoal_patience: 1,
+                subgoal_retries: 1,
+                subgoal_restart_steps: restart_steps,
+                ..LoopConfig::default()
+            };
+            let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
+            let opt = OptimizerKind::Cem.default_config();
+            let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
+            p.start(&env).unwrap();
+            let mut calls = 0;
+            while p.retries_left > 0 {
+                p.plan(&env, &obs).unwrap();
+                calls += 1;
+                assert!(calls < 50, "no restart");
+            }
+            let mut pending_calls = 0;
+            while p.pending_demo.is_some() {
+                p.plan(&env, &obs).unwrap();
+                pending_calls += 1;
+                assert!(pending_calls < 50, "the demonstration never ended");
+            }
+            (pending_calls, p.subgoals.latents.clone())
+        };
+        let demo = sim::demo::keyframes(
+            &{
+                let mut e =
+                    Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
+                e.reset(5);
+                e
+            },
+            0,
+        )
+        .unwrap();
+        // All at once: the new sub-goals are in place in the step that started over.
+        let (pending, whole) = run(0);
+        assert_eq!(pending, 0);
+        assert_eq!(whole, demo);
+        // 4 demonstration steps per control step: the expert's ~30 steps take several steps,
+        // and the sub-goals are the same.
+        let (pending, spread) = run(4);
+        assert!(pending >= 5, "{pending} steps");
+        assert_eq!(spread, demo);
     }
 
     #[test]
