@@ -87,7 +87,7 @@ pub struct LoopConfig {
     /// With `subgoal_retries`: control steps of a restart's demonstration simulated per control
     /// step (`sim::demo::Demo`), the planner aiming at its current sub-goal until the
     /// demonstration ends; 0 = all of it in the step that starts over, which then takes 10-60 ms
-    /// more (0.3-0.4 ms per demonstration step) and can overrun the deadline.
+    /// more (about 0.4-0.55 ms per demonstration step) and can overrun the deadline.
     /// Default 0.
     pub subgoal_restart_steps: usize,
 }
@@ -741,23 +741,35 @@ mod tests {
         assert_eq!(p.energy.smoothness_weight, 0.5);
     }
 
+    /// Horizon 2 on one thread, with sub-goals: small and quick for the tests below.
+    fn small_subgoal_config() -> LoopConfig {
+        LoopConfig {
+            horizon: 2,
+            threads: 1,
+            subgoals: true,
+            ..LoopConfig::default()
+        }
+    }
+
+    /// A CEM planner over [`identity_model`], started on `env`'s episode.
+    fn started_cem_planner(env: &Env, cfg: &LoopConfig) -> LatentPlanner {
+        let model = Ensemble::new(vec![identity_model(env.obs_dim())]).unwrap();
+        let mut p = LatentPlanner::new(model, OptimizerKind::Cem.default_config(), cfg).unwrap();
+        p.start(env).unwrap();
+        p
+    }
+
     #[test]
     fn demo_frames_every_few_steps_add_subgoals() {
         let count = |every: usize| {
             let mut env = Env::new(SimConfig::default(), TaskKind::Reach, ObsMode::State).unwrap();
             env.reset(11);
             let cfg = LoopConfig {
-                horizon: 2,
-                threads: 1,
-                subgoals: true,
                 subgoal_source: super::SubgoalSource::Demo,
                 subgoal_demo_every: every,
-                ..LoopConfig::default()
+                ..small_subgoal_config()
             };
-            let model = Ensemble::new(vec![identity_model(env.obs_dim())]).unwrap();
-            let opt = OptimizerKind::Cem.default_config();
-            let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
-            p.start(&env).unwrap();
+            let p = started_cem_planner(&env, &cfg);
             p.subgoals.latents.len()
         };
         let (sparse, dense) = (count(0), count(2));
@@ -776,18 +788,12 @@ mod tests {
                 Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
             let obs = env.reset(5);
             let cfg = LoopConfig {
-                horizon: 2,
-                threads: 1,
-                subgoals: true,
                 subgoal_patience: 1,
                 subgoal_retries: 1,
                 subgoal_restart_steps: restart_steps,
-                ..LoopConfig::default()
+                ..small_subgoal_config()
             };
-            let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
-            let opt = OptimizerKind::Cem.default_config();
-            let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
-            p.start(&env).unwrap();
+            let mut p = started_cem_planner(&env, &cfg);
             let mut calls = 0;
             while p.retries_left > 0 {
                 p.plan(&env, &obs).unwrap();
@@ -828,11 +834,8 @@ mod tests {
         let mut env = Env::new(SimConfig::default(), TaskKind::PickPlace, ObsMode::State).unwrap();
         let obs = env.reset(5);
         let cfg = LoopConfig {
-            horizon: 2,
-            threads: 1,
-            subgoals: true,
             grip_weight: 0.1,
-            ..LoopConfig::default()
+            ..small_subgoal_config()
         };
         let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
         let opt = OptimizerKind::Cem.default_config();
