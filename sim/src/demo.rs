@@ -40,6 +40,8 @@ pub struct Demo {
     budget: usize,
     /// Control steps since the last frame taken.
     since: usize,
+    /// `(obs_dim,)`: the copy's current observation, as its last step returned it.
+    obs: Vec<f32>,
     /// `(n, obs_dim)` frames taken so far.
     frames: Vec<Vec<f32>>,
     done: bool,
@@ -55,6 +57,7 @@ impl Demo {
         expert.reset(0);
         Ok(Self {
             budget: env.task().budget(&env.config().task),
+            obs: copy.observation(),
             copy,
             expert,
             every,
@@ -67,9 +70,10 @@ impl Demo {
     /// Simulates up to `max_steps` more control steps; returns whether the demonstration has
     /// ended (solved, out of the task's step budget, or nothing left to act on).
     pub fn advance(&mut self, max_steps: usize) -> Result<bool> {
-        let mut left = max_steps;
-        while !self.done && left > 0 {
-            left -= 1;
+        for _ in 0..max_steps {
+            if self.done {
+                break;
+            }
             let view = if self.copy.steps() < self.budget {
                 PolicyView::of(&self.copy)
             } else {
@@ -83,10 +87,11 @@ impl Demo {
             let action = self.expert.act(&view);
             let changed = self.expert.stage() != before && self.copy.steps() > 0;
             if changed || (self.every > 0 && self.since >= self.every) {
-                push(&mut self.frames, &self.copy.observation());
+                push(&mut self.frames, &self.obs);
                 self.since = 0;
             }
             let step = self.copy.step(&action)?;
+            self.obs = step.obs;
             self.since += 1;
             self.done = step.terminated || step.truncated;
         }
@@ -96,8 +101,7 @@ impl Demo {
     /// The frames taken so far, then the demonstration's current observation: the key frames
     /// once [`Demo::advance`] has returned `true`.
     pub fn into_frames(mut self) -> Vec<Vec<f32>> {
-        let last = self.copy.observation();
-        push(&mut self.frames, &last);
+        push(&mut self.frames, &self.obs);
         self.frames
     }
 }
