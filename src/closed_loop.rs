@@ -87,7 +87,7 @@ pub struct LoopConfig {
     /// With `subgoal_retries`: control steps of a restart's demonstration simulated per control
     /// step (`sim::demo::Demo`), the planner aiming at its current sub-goal until the
     /// demonstration ends; 0 = all of it in the step that starts over, which then takes 10-60 ms
-    /// more (about 0.4-0.55 ms per demonstration step) and can overrun the deadline.
+    /// more (about 0.4-0.6 ms per demonstration step) and can overrun the deadline.
     /// Default 0.
     pub subgoal_restart_steps: usize,
 }

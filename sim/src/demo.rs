@@ -22,7 +22,7 @@ use crate::policy::{Policy, PolicyView};
 /// The demonstration starts from `env`'s current state and runs until the task succeeds or the
 /// task's step budget is spent (then the last frame is wherever the expert got). A frame equal to
 /// the previous one is skipped, so every pair of neighbours differs. The whole demonstration runs
-/// in this call (about 0.4-0.55 ms per control step, `cargo bench --bench sim`); [`Demo`]
+/// in this call (about 0.4-0.6 ms per control step, `cargo bench --bench sim`); [`Demo`]
 /// spreads it over calls.
 pub fn keyframes(env: &Env, every: usize) -> Result<Vec<Vec<f32>>> {
     let mut demo = Demo::new(env, every)?;
