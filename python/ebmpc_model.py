@@ -131,6 +131,10 @@ def load(path):
     """Reads an ebmpc model file into a `WorldModel` (strict: every tensor must match)."""
     with safe_open(path, "pt") as f:
         meta = json.loads(f.metadata()[META_KEY])
+        if meta.get("conv") is not None:
+            raise NotImplementedError(
+                f"{path} has a conv stem (metadata `conv`); this PyTorch peer reads MLP encoders only"
+            )
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     model = WorldModel(meta)
     model.load_state_dict(tensors, strict=True)

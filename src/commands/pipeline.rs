@@ -119,8 +119,15 @@ fn check_model_reusable(
     let bytes = std::fs::read(file).with_context(what)?;
     let json = read_meta_json(&bytes, META_KEY).with_context(what)?;
     let meta: ModelMeta = serde_json::from_str(&json).with_context(what)?;
+    // `conv_image = [0, 0]` means "the dataset's image", which training wrote in.
+    let mut cfg = cfg.clone();
+    if let Some(t) = &meta.training
+        && cfg.model.conv_image == [0, 0]
+    {
+        cfg.model.conv_image = t.model.conv_image;
+    }
     anyhow::ensure!(
-        meta.training.as_ref() == Some(cfg),
+        meta.training.as_ref() == Some(&cfg),
         "{} was not trained with {} and seed {}; pass --force to train it again, or use \
          another --out",
         file.display(),

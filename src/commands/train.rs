@@ -61,6 +61,32 @@ pub fn read_config(path: Option<&Path>) -> Result<TrainConfig> {
     }
 }
 
+/// Sets `model.conv_image` to the dataset's image `(height, width)` when a conv stem is asked
+/// for and the config leaves it `[0, 0]`; refuses a stem without an image, or an image that
+/// differs from the dataset's.
+fn fill_conv_image(cfg: &mut TrainConfig, image: (usize, usize)) -> Result<()> {
+    let m = &mut cfg.model;
+    if m.conv_channels.is_empty() {
+        return Ok(());
+    }
+    if image == (0, 0) {
+        bail!(
+            "model.conv_channels asks for a conv stem, but the dataset's observations have no              image (collect with --obs depth)"
+        );
+    }
+    if m.conv_image == [0, 0] {
+        m.conv_image = [image.0, image.1];
+    } else if m.conv_image != [image.0, image.1] {
+        bail!(
+            "model.conv_image = {:?} but the dataset's depth images are {}x{}",
+            m.conv_image,
+            image.0,
+            image.1
+        );
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub fn run(args: &Args) -> Result<()> {
     let mut cfg = read_config(args.config.as_deref())?;
@@ -89,6 +115,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let seqs = Sequences::concat(parts)?;
     let dataset = &datasets[0];
+    fill_conv_image(&mut cfg, dataset.meta.obs_layout.image)?;
     let mut trainer = Trainer::new(cfg.clone(), &seqs)?;
     if trainer.validation_on_training_data {
         eprintln!(
@@ -212,4 +239,25 @@ pub fn run(args: &Args) -> Result<()> {
         val.pred
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_conv_image_comes_from_the_dataset_or_must_match_it() {
+        let mut cfg = TrainConfig::default();
+        fill_conv_image(&mut cfg, (0, 0)).expect("no stem, no image needed");
+        assert_eq!(cfg.model.conv_image, [0, 0]);
+
+        cfg.model.conv_channels = vec![8];
+        let err = fill_conv_image(&mut cfg, (0, 0)).unwrap_err().to_string();
+        assert!(err.contains("--obs depth"), "{err}");
+        fill_conv_image(&mut cfg, (32, 24)).expect("filled in");
+        assert_eq!(cfg.model.conv_image, [32, 24]);
+        fill_conv_image(&mut cfg, (32, 24)).expect("the same image again");
+        let err = fill_conv_image(&mut cfg, (16, 16)).unwrap_err().to_string();
+        assert!(err.contains("[32, 24]") && err.contains("16x16"), "{err}");
+    }
 }

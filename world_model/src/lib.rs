@@ -1,12 +1,14 @@
 //! World models for `ebmpc`: the seam the planner calls, and a batched MLP behind it.
 //!
 //! - [`seam`]: the [`WorldModel`] and [`DifferentiableWorldModel`] traits.
+//! - [`conv`]: a convolutional stem for observations that start with a depth image.
 //! - [`mlp`]: a multilayer perceptron (tanh, GELU, ReLU, SiLU, optional LayerNorm) with a
 //!   hand-written vector-Jacobian product, evaluated in cache-sized row blocks.
 //! - [`packed`]: the packed, register-blocked matrix product under every layer.
 //! - [`activation`]: activations and a fast vectorized `tanh`.
 //! - [`probe`]: FMA-peak and packed-product rate probes for benchmarks.
-//! - [`model`]: [`MlpWorldModel`], an optional encoder plus a residual predictor.
+//! - [`model`]: [`MlpWorldModel`], an optional encoder (conv stem + MLP, or MLP) plus a residual
+//!   predictor.
 //! - [`ensemble`]: [`Ensemble`], several models planned through as one (energies averaged).
 //! - [`io`]: safetensors reading with shape, dtype and finiteness checks.
 //! - [`w1`]: the W1 reference workload.
@@ -14,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod conv;
 pub mod ensemble;
 pub mod error;
 pub mod io;
@@ -26,6 +29,7 @@ pub mod train;
 pub mod w1;
 
 pub use activation::Activation;
+pub use conv::{ConvSpec, ConvStem};
 pub use ensemble::Ensemble;
 pub use error::ModelError;
 pub use io::TensorFile;

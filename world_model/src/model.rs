@@ -1,4 +1,5 @@
-//! [`MlpWorldModel`]: an optional MLP encoder plus a residual MLP predictor, behind the seam.
+//! [`MlpWorldModel`]: an optional encoder (an MLP, or a conv stem ([`crate::conv`]) and an MLP)
+//! plus a residual MLP predictor, behind the seam.
 //!
 //! The predictor maps `concat(z, a)` to a correction: `z' = z + f(z, a)`. Without an encoder the
 //! observation *is* the latent (`obs_dim == latent_dim`), which is how fixed latent-space
@@ -8,14 +9,16 @@
 //! `i`, and `{prefix}{i}.norm.weight` / `{prefix}{i}.norm.bias` for its LayerNorm, with prefixes
 //! `encoder.` and `predictor.`.
 
+use crate::conv::{ConvStem, ConvWorkspace};
 use crate::error::{ModelError, check_len};
 use crate::io::TensorFile;
 use crate::mlp::{BLOCK_ROWS, LayerNormParams, Linear, Mlp, MlpSpec, MlpWorkspace};
 use crate::seam::{DifferentiableWorldModel, ModelDims, WorldModel};
 
-/// Encoder (optional) and residual predictor.
+/// Encoder (optional, with an optional conv stem in front) and residual predictor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpWorldModel {
+    stem: Option<ConvStem>,
     encoder: Option<Mlp>,
     predictor: Mlp,
     dims: ModelDims,
@@ -26,6 +29,7 @@ pub struct MlpWorldModel {
 pub struct MlpWorldModelWorkspace {
     predictor: MlpWorkspace,
     encoder: Option<MlpWorkspace>,
+    stem: ConvWorkspace,
 }
 
 impl MlpWorldModel {
@@ -57,6 +61,7 @@ impl MlpWorldModel {
             None => latent_dim,
         };
         Ok(Self {
+            stem: None,
             encoder,
             predictor,
             dims: ModelDims {
@@ -65,6 +70,33 @@ impl MlpWorldModel {
                 action_dim,
             },
         })
+    }
+
+    /// Builds a model whose encoder is `stem` followed by the MLP `encoder` (whose input must be
+    /// the stem's output); observations are `stem.obs_dim()` wide.
+    pub fn with_conv_stem(
+        stem: ConvStem,
+        encoder: Mlp,
+        predictor: Mlp,
+        latent_dim: usize,
+        action_dim: usize,
+    ) -> Result<Self, ModelError> {
+        if encoder.spec().input_dim != stem.output_dim() {
+            return Err(ModelError::InvalidSpec(format!(
+                "the conv stem outputs {} floats but the encoder MLP reads {}",
+                stem.output_dim(),
+                encoder.spec().input_dim
+            )));
+        }
+        let mut m = Self::new(Some(encoder), predictor, latent_dim, action_dim)?;
+        m.dims.obs_dim = stem.obs_dim();
+        m.stem = Some(stem);
+        Ok(m)
+    }
+
+    /// The encoder's conv stem, if it has one.
+    pub fn conv_stem(&self) -> Option<&ConvStem> {
+        self.stem.as_ref()
     }
 
     /// The predictor network.
@@ -176,6 +208,7 @@ impl WorldModel for MlpWorldModel {
         MlpWorldModelWorkspace {
             predictor: self.predictor.workspace(),
             encoder: self.encoder.as_ref().map(Mlp::workspace),
+            stem: ConvWorkspace::default(),
         }
     }
 
@@ -198,9 +231,15 @@ impl WorldModel for MlpWorldModel {
         while row0 < batch {
             let rows = BLOCK_ROWS.min(batch - row0);
             let input = ews.input_mut();
-            for r in 0..rows {
-                input[r * in_stride..r * in_stride + od]
-                    .copy_from_slice(&obs[(row0 + r) * od..(row0 + r + 1) * od]);
+            let block = &obs[row0 * od..(row0 + rows) * od];
+            match &self.stem {
+                Some(stem) => stem.forward(block, rows, input, in_stride, &mut ws.stem),
+                None => {
+                    for r in 0..rows {
+                        input[r * in_stride..r * in_stride + od]
+                            .copy_from_slice(&block[r * od..(r + 1) * od]);
+                    }
+                }
             }
             let out = enc.forward_block(rows, ews, None);
             for r in 0..rows {

@@ -116,8 +116,31 @@ fn checkpoint_of_another_config_is_refused() {
 
 #[test]
 fn model_file_round_trips_into_the_inference_model() {
+    check_round_trip(tiny_config());
+}
+
+#[test]
+fn a_conv_stem_model_round_trips_into_the_inference_model() {
+    // The first 4 of the 6 floats are read as a 2x2 image.
+    let mut cfg = tiny_config();
+    cfg.model.conv_channels = vec![3, 2];
+    cfg.model.conv_image = [2, 2];
+    check_round_trip(cfg.clone());
+    // An image larger than the observation is refused, with the numbers.
+    cfg.model.conv_image = [3, 3];
+    let err = Trainer::new(cfg, &synthetic(20, 12))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("3x3") && err.contains("6 floats"), "{err}");
+}
+
+/// Trains `cfg` a few steps on synthetic data, writes the model file, loads it and checks that
+/// the inference encoder equals the training encoder.
+fn check_round_trip(cfg: TrainConfig) {
     let data = synthetic(20, 12);
-    let mut t = Trainer::new(tiny_config(), &data).unwrap();
+    let conv = !cfg.model.conv_channels.is_empty();
+    let mut t = Trainer::new(cfg, &data).unwrap();
     for _ in 0..10 {
         t.train_step();
     }
@@ -128,17 +151,19 @@ fn model_file_round_trips_into_the_inference_model() {
     let loaded = load_model(&bytes, Some(&layout)).unwrap();
     assert_eq!(loaded.meta.trained_steps, 10);
     assert_eq!(loaded.model.dims().obs_dim, 6);
+    assert_eq!(loaded.meta.conv.is_some(), conv);
+    assert_eq!(loaded.model.conv_stem().is_some(), conv);
 
     // The inference encoder on raw observations equals the training encoder on normalized ones.
     let raw = &data.obs[..3 * 6];
     let mut norm = vec![0.0; raw.len()];
     t.normalizer.apply(raw, &mut norm);
-    let mut cache = world_model::train::net::Cache::default();
+    let mut cache = world_model::train::encoder::EncoderCache::default();
     t.encoder.forward(t.target_params(), &norm, 3, &mut cache);
     let mut ws = loaded.model.workspace(3);
     let mut z = vec![0.0; 3 * 8];
     loaded.model.encode(raw, &mut z, &mut ws).unwrap();
-    for (a, b) in z.iter().zip(&cache.output) {
+    for (a, b) in z.iter().zip(cache.output()) {
         assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
     }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
+use crate::conv::ConvSpec;
 use crate::error::ModelError;
 
 /// Architecture of the world model.
@@ -19,6 +20,13 @@ pub struct ModelConfig {
     pub activation: Activation,
     /// LayerNorm after every hidden linear layer. Default true.
     pub layer_norm: bool,
+    /// Output channels of the encoder's conv stem (3x3, stride 2, each 1..=256), applied to
+    /// the image at the start of a `depth` observation. Default `[]`: no stem, the MLP reads
+    /// the whole observation.
+    pub conv_channels: Vec<usize>,
+    /// `[height, width]` of that image. Default `[0, 0]`: taken from the dataset (`ebmpc
+    /// train` fills it in and refuses a value that differs from the dataset's).
+    pub conv_image: [usize; 2],
 }
 
 impl Default for ModelConfig {
@@ -29,6 +37,8 @@ impl Default for ModelConfig {
             predictor_hidden: vec![256, 256],
             activation: Activation::Gelu,
             layer_norm: true,
+            conv_channels: Vec::new(),
+            conv_image: [0, 0],
         }
     }
 }
@@ -145,6 +155,11 @@ impl TrainConfig {
         for (i, &w) in m.predictor_hidden.iter().enumerate() {
             check_usize(&format!("model.predictor_hidden[{i}]"), w, 1, 8192)?;
         }
+        for (i, &c) in m.conv_channels.iter().enumerate() {
+            check_usize(&format!("model.conv_channels[{i}]"), c, 1, 256)?;
+        }
+        check_usize("model.conv_image[0]", m.conv_image[0], 0, 1024)?;
+        check_usize("model.conv_image[1]", m.conv_image[1], 0, 1024)?;
         check_usize("train.epochs", t.epochs, 1, 100_000)?;
         check_usize("train.steps_per_epoch", t.steps_per_epoch, 1, 1_000_000)?;
         check_usize("train.batch_size", t.batch_size, 2, 65_536)?;
@@ -167,6 +182,16 @@ impl TrainConfig {
         })?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The encoder's conv stem, if `model.conv_channels` asks for one.
+    pub fn conv_spec(&self) -> Option<ConvSpec> {
+        let m = &self.model;
+        (!m.conv_channels.is_empty()).then(|| ConvSpec {
+            image: m.conv_image,
+            channels: m.conv_channels.clone(),
+            activation: m.activation,
+        })
     }
 
     /// Total optimizer steps.

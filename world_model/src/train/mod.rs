@@ -4,7 +4,9 @@
 pub mod adamw;
 pub mod checkpoint;
 pub mod config;
+pub mod conv;
 pub mod data;
+pub mod encoder;
 pub mod eval;
 pub mod matmul;
 pub mod modelfile;

@@ -4,7 +4,9 @@
 //! `encoder.{i}.norm.weight` / `.norm.bias` `[out]` (hidden layers, when LayerNorm is on), the
 //! same under `predictor.`, and `normalizer.mean`, `normalizer.std` `[obs_dim]`. The encoder reads
 //! normalized observations `(obs - mean) / std`; [`load_model`] folds the normalization into the
-//! first encoder layer, so the loaded [`MlpWorldModel`] takes raw observations. Metadata: one
+//! first encoder layer, so the loaded [`MlpWorldModel`] takes raw observations. A model with a
+//! conv stem (metadata key `conv`) also has `encoder.conv.{i}.weight` `[out, in, 3, 3]` and
+//! `encoder.conv.{i}.bias` `[out]`; its stem normalizes explicitly ([`crate::conv`]). Metadata: one
 //! key, [`META_KEY`], holding [`ModelMeta`] as JSON. `docs/model_format.md` documents it.
 
 use std::collections::HashMap;
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
+use crate::conv::{ConvSpec, ConvStem, KERNEL};
 use crate::error::ModelError;
 use crate::io::TensorFile;
 use crate::mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
@@ -40,8 +43,11 @@ pub struct ModelMeta {
     pub latent_dim: usize,
     /// Action width.
     pub action_dim: usize,
-    /// Encoder architecture (input: normalized observation).
+    /// Encoder MLP architecture (input: the normalized observation, or the conv stem's output).
     pub encoder: MlpSpec,
+    /// The encoder's conv stem, if it has one (absent in files written before stems existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvSpec>,
     /// Predictor architecture (input: `[z, a]`, output added to `z`).
     pub predictor: MlpSpec,
     /// Observation mode (`state` or `depth`).
@@ -135,7 +141,8 @@ impl Trainer {
             obs_dim: d,
             latent_dim: self.cfg.model.latent_dim,
             action_dim: self.predictor.spec.input_dim - self.cfg.model.latent_dim,
-            encoder: self.encoder.spec.clone(),
+            encoder: self.encoder.mlp.spec.clone(),
+            conv: self.encoder.conv.as_ref().map(|c| c.spec.clone()),
             predictor: self.predictor.spec.clone(),
             obs_mode: obs_mode.into(),
             obs_layout,
@@ -174,14 +181,21 @@ pub fn load_model(
             meta.obs_layout, want
         )));
     }
-    if meta.encoder.input_dim != meta.obs_dim
+    if let Some(c) = &meta.conv {
+        c.validate(meta.obs_dim)?;
+    }
+    let encoder_input = meta
+        .conv
+        .as_ref()
+        .map_or(meta.obs_dim, |c| c.mlp_input_dim(meta.obs_dim));
+    if meta.encoder.input_dim != encoder_input
         || meta.encoder.output_dim != meta.latent_dim
         || meta.predictor.input_dim != meta.latent_dim + meta.action_dim
         || meta.predictor.output_dim != meta.latent_dim
     {
         return Err(ModelError::InvalidSpec(format!(
-            "metadata is inconsistent: encoder {} -> {}, predictor {} -> {}, obs_dim {}, \
-             latent_dim {}, action_dim {}",
+            "metadata is inconsistent: encoder {} -> {} (expected input {encoder_input}), \
+             predictor {} -> {}, obs_dim {}, latent_dim {}, action_dim {}",
             meta.encoder.input_dim,
             meta.encoder.output_dim,
             meta.predictor.input_dim,
@@ -200,10 +214,37 @@ pub fn load_model(
             std[i]
         )));
     }
-    let encoder = take_mlp(&mut file, &meta.encoder, "encoder.", Some((&mean, &std)))?;
-    let predictor = take_mlp(&mut file, &meta.predictor, "predictor.", None)?;
+    let model = match &meta.conv {
+        None => {
+            let encoder = take_mlp(&mut file, &meta.encoder, "encoder.", Some((&mean, &std)))?;
+            let predictor = take_mlp(&mut file, &meta.predictor, "predictor.", None)?;
+            MlpWorldModel::new(Some(encoder), predictor, meta.latent_dim, meta.action_dim)?
+        }
+        Some(spec) => {
+            // A per-pixel affine does not fold into a convolution: the stem normalizes.
+            let mut weights = Vec::new();
+            for (i, g) in spec.geoms().iter().enumerate() {
+                weights.push((
+                    file.take_f32(
+                        &format!("encoder.conv.{i}.weight"),
+                        &[g.cout, g.cin, KERNEL, KERNEL],
+                    )?,
+                    file.take_f32(&format!("encoder.conv.{i}.bias"), &[g.cout])?,
+                ));
+            }
+            let stem = ConvStem::new(spec.clone(), weights, mean, std)?;
+            let encoder = take_mlp(&mut file, &meta.encoder, "encoder.", None)?;
+            let predictor = take_mlp(&mut file, &meta.predictor, "predictor.", None)?;
+            MlpWorldModel::with_conv_stem(
+                stem,
+                encoder,
+                predictor,
+                meta.latent_dim,
+                meta.action_dim,
+            )?
+        }
+    };
     file.finish()?;
-    let model = MlpWorldModel::new(Some(encoder), predictor, meta.latent_dim, meta.action_dim)?;
     Ok(LoadedModel { meta, model })
 }
 

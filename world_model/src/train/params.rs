@@ -3,6 +3,7 @@
 
 use rand::Rng;
 
+use crate::conv::{ConvSpec, KERNEL};
 use crate::mlp::MlpSpec;
 
 /// One named tensor inside the flat parameter vector.
@@ -105,8 +106,27 @@ impl ParamLayout {
         layers
     }
 
-    /// Initial values: PyTorch's `nn.Linear` default (weights and biases uniform in
-    /// `±1/sqrt(in)`), LayerNorm gain 1 and bias 0.
+    /// Adds the tensors of a conv stem named `{prefix}{i}.weight (cout, cin, 3, 3)` and
+    /// `{prefix}{i}.bias (cout,)`, and returns each convolution's `(weight, bias)` offsets.
+    pub fn add_conv(&mut self, spec: &ConvSpec, prefix: &str) -> Vec<(usize, usize)> {
+        spec.geoms()
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                (
+                    self.push(
+                        format!("{prefix}{i}.weight"),
+                        vec![g.cout, g.cin, KERNEL, KERNEL],
+                    ),
+                    self.push(format!("{prefix}{i}.bias"), vec![g.cout]),
+                )
+            })
+            .collect()
+    }
+
+    /// Initial values: PyTorch's `nn.Linear` and `nn.Conv2d` default (weights and biases uniform in
+    /// `±1/sqrt(fan_in)`, `fan_in` the product of a weight's dimensions after the first), LayerNorm
+    /// gain 1 and bias 0.
     pub fn init(&self, rng: &mut impl Rng) -> Vec<f32> {
         let mut p = vec![0.0; self.len];
         for s in &self.slots {
@@ -116,14 +136,15 @@ impl ParamLayout {
             } else if s.name.ends_with(".norm.bias") {
                 // zeros
             } else {
-                let fan_in = if s.shape.len() == 2 {
-                    s.shape[1]
+                let fan_in = |w: &Slot| w.shape[1..].iter().product::<usize>();
+                let fan_in = if s.shape.len() >= 2 {
+                    fan_in(s)
                 } else {
                     // A bias: its layer's weight slot precedes it.
                     self.slots
                         .iter()
                         .find(|w| w.name == s.name.replace(".bias", ".weight"))
-                        .map_or(1, |w| w.shape[1])
+                        .map_or(1, fan_in)
                 };
                 let bound = 1.0 / (fan_in as f32).sqrt();
                 for v in &mut p[r] {

@@ -16,6 +16,7 @@ use crate::mlp::MlpSpec;
 use crate::train::adamw::{AdamW, lr_at};
 use crate::train::config::{Collapse, TrainConfig};
 use crate::train::data::{Normalizer, Sequences};
+use crate::train::encoder::{EncoderCache, TrainEncoder};
 use crate::train::eval::effective_rank;
 use crate::train::net::{Cache, TrainMlp};
 use crate::train::params::ParamLayout;
@@ -64,7 +65,7 @@ pub struct Trainer {
     /// Where every tensor sits in the flat vectors.
     pub layout: ParamLayout,
     /// Encoder view.
-    pub encoder: TrainMlp,
+    pub encoder: TrainEncoder,
     /// Predictor view.
     pub predictor: TrainMlp,
     /// Online parameters.
@@ -89,7 +90,7 @@ pub struct Trainer {
 /// What one chunk's forward pass and predictor backward produce.
 struct ChunkOut {
     z0: Vec<f32>,
-    enc_cache: Cache,
+    enc_cache: EncoderCache,
     g_z0: Vec<f32>,
     grads: Vec<f32>,
     pred_sq: f64,
@@ -110,6 +111,10 @@ impl Trainer {
         cfg.validate()?;
         let m = &cfg.model;
         let k = cfg.train.rollout_steps;
+        let conv = cfg.conv_spec();
+        if let Some(c) = &conv {
+            c.validate(data.obs_dim)?;
+        }
         let enc_spec = MlpSpec {
             input_dim: data.obs_dim,
             hidden: m.encoder_hidden.clone(),
@@ -125,7 +130,7 @@ impl Trainer {
             layer_norm: m.layer_norm,
         };
         let mut layout = ParamLayout::default();
-        let encoder = TrainMlp::new(enc_spec, &mut layout, "encoder.");
+        let encoder = TrainEncoder::new(conv, enc_spec, data.obs_dim, &mut layout, "encoder.");
         let predictor = TrainMlp::new(pred_spec, &mut layout, "predictor.");
         let (train_eps, val_eps) = data.split(cfg.train.val_fraction);
         let collect_starts = |eps: &[usize]| -> Vec<(u32, u32)> {
@@ -158,7 +163,7 @@ impl Trainer {
         let decay_mask = {
             let mut mask = vec![false; layout.len()];
             for s in &layout.slots {
-                if s.shape.len() == 2 {
+                if s.shape.len() >= 2 {
                     mask[s.range()].fill(true);
                 }
             }
@@ -217,13 +222,13 @@ impl Trainer {
                 acts[row * na..(row + 1) * na].copy_from_slice(self.data.action_at(e, t + i));
             }
         }
-        let mut enc_cache = Cache::default();
+        let mut enc_cache = EncoderCache::default();
         self.encoder.forward(&self.params, &obs0, n, &mut enc_cache);
-        let z0 = enc_cache.output.clone();
-        let mut tcache = Cache::default();
+        let z0 = enc_cache.output().to_vec();
+        let mut tcache = EncoderCache::default();
         self.encoder
             .forward(self.target_params(), &future, k * n, &mut tcache);
-        let targets = tcache.output;
+        let targets = tcache.output();
 
         let mut caches: Vec<Cache> = (0..k).map(|_| Cache::default()).collect();
         let mut zs: Vec<Vec<f32>> = Vec::with_capacity(k + 1);
@@ -357,7 +362,7 @@ impl Trainer {
         std::thread::scope(|s| {
             for o in outs.iter_mut() {
                 s.spawn(move || {
-                    encoder.backward(params, &o.enc_cache, &o.g_z0, &mut o.grads, None);
+                    encoder.backward(params, &o.enc_cache, &o.g_z0, &mut o.grads);
                 });
             }
         });
