@@ -15,17 +15,7 @@ fn short_closed_loop_episodes_with_a_tiny_model_write_their_report() {
          [train]\nepochs = 1\nsteps_per_epoch = 3\nbatch_size = 8\nrollout_steps = 2\nwarmup_steps = 1\n",
     )
     .unwrap();
-    ok(ebmpc(&[
-        "collect",
-        "--task",
-        "reach",
-        "--policy",
-        "noisy",
-        "--episodes",
-        "6",
-        "--out",
-        s(&data),
-    ]));
+    collect_noisy("reach", "6", "state", &data);
     let model = dir.path().join("m.safetensors");
     ok(ebmpc(&[
         "train",

@@ -174,6 +174,77 @@ fn resumed_training_writes_the_same_model_and_eval_reports() {
 }
 
 #[test]
+fn a_conv_stem_model_trains_on_depth_data_and_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = dir.path().join("depth.safetensors");
+    collect_noisy("reach", "6", "depth", &depth);
+    // conv_image is left out: training takes the dataset's 32x32.
+    let cfg = dir.path().join("conv.toml");
+    std::fs::write(
+        &cfg,
+        TINY.replace("[model]\n", "[model]\nconv_channels = [4, 4]\n"),
+    )
+    .unwrap();
+    let model = dir.path().join("conv.safetensors");
+    ok(ebmpc(&[
+        "train",
+        "--data",
+        s(&depth),
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&model),
+    ]));
+    let meta = world_model::train::modelfile::load_model(&std::fs::read(&model).unwrap(), None)
+        .unwrap()
+        .meta;
+    let conv = meta.conv.expect("the model has a conv stem");
+    assert_eq!((conv.image, conv.channels), ([32, 32], vec![4, 4]));
+    // 32x32 -> 16x16 -> 8x8 x 4 channels, plus the 7 proprioceptive floats.
+    assert_eq!(meta.encoder.input_dim, 8 * 8 * 4 + 7);
+    let run_cfg = dir.path().join("run.toml");
+    std::fs::write(&run_cfg, "[task]\nreach_budget = 3\n").unwrap();
+    let out = ok(ebmpc(&[
+        "run",
+        "--task",
+        "reach",
+        "--model",
+        s(&model),
+        "--obs",
+        "depth",
+        "--planner",
+        "grad",
+        "--episodes",
+        "1",
+        "--config",
+        s(&run_cfg),
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["episodes"], 1);
+    assert!(v["plan_ms_p50"].as_f64().unwrap() > 0.0);
+
+    // A stem needs an image: on state data the error says so.
+    let state = dir.path().join("state.safetensors");
+    collect_noisy("reach", "2", "state", &state);
+    let out = ebmpc(&[
+        "train",
+        "--data",
+        s(&state),
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&dir.path().join("x")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--obs depth") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_training_inputs_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = ebmpc(&[

@@ -26,3 +26,21 @@ pub fn ok(out: Output) -> Output {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
+
+/// Collects `episodes` noisy-expert episodes of `task` (seeds 0..) in observation mode `obs`
+/// into `out`, asserting success.
+pub fn collect_noisy(task: &str, episodes: &str, obs: &str, out: &Path) {
+    ok(ebmpc(&[
+        "collect",
+        "--task",
+        task,
+        "--policy",
+        "noisy",
+        "--episodes",
+        episodes,
+        "--obs",
+        obs,
+        "--out",
+        s(out),
+    ]));
+}

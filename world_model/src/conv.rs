@@ -9,7 +9,7 @@
 //! `(out, in, 3, 3)`. A convolution is an im2col gather plus one packed matrix product
 //! ([`crate::packed`]), the same kernel as the linear layers.
 //!
-//! [`ConvGeom`], [`im2col`] and [`col2im_add`] are shared with training
+//! [`ConvGeom`], `im2col` and `col2im_add` are shared with training
 //! (`crate::train::conv`), so inference and training compute the same function.
 
 use serde::{Deserialize, Serialize};
@@ -144,7 +144,7 @@ impl ConvGeom {
 
 /// Gathers every patch: `cols (rows * positions, patch)` from `x (rows, h, w, cin)`, in
 /// `(cin, ky, kx)` order, zeros where a patch overhangs the image.
-pub fn im2col(x: &[f32], rows: usize, g: &ConvGeom, cols: &mut [f32]) {
+pub(crate) fn im2col(x: &[f32], rows: usize, g: &ConvGeom, cols: &mut [f32]) {
     let (pos, patch) = (g.positions(), g.patch());
     debug_assert_eq!(x.len(), rows * g.in_len());
     debug_assert_eq!(cols.len(), rows * pos * patch);
@@ -169,7 +169,7 @@ pub fn im2col(x: &[f32], rows: usize, g: &ConvGeom, cols: &mut [f32]) {
 
 /// The adjoint of [`im2col`]: adds each patch gradient of `g_cols (rows * positions, patch)`
 /// back onto `g_x (rows, h, w, cin)`.
-pub fn col2im_add(g_cols: &[f32], rows: usize, g: &ConvGeom, g_x: &mut [f32]) {
+pub(crate) fn col2im_add(g_cols: &[f32], rows: usize, g: &ConvGeom, g_x: &mut [f32]) {
     let (pos, patch) = (g.positions(), g.patch());
     debug_assert_eq!(g_x.len(), rows * g.in_len());
     debug_assert_eq!(g_cols.len(), rows * pos * patch);
@@ -213,7 +213,7 @@ pub struct ConvStem {
 
 /// Scratch of one thread running a [`ConvStem`]; grows to the largest batch seen.
 #[derive(Debug, Clone, Default)]
-pub struct ConvWorkspace {
+pub(crate) struct ConvWorkspace {
     /// Normalized images, then each layer's activations, `(rows, h, w, c)`.
     acts: [Vec<f32>; 2],
     /// `(rows * positions, patch)`.
@@ -286,8 +286,9 @@ impl ConvStem {
     }
 
     /// Runs the stem on `obs (rows, obs_dim)` and writes each row's MLP input,
-    /// `(features, normalized rest)`, into `out (rows, out_stride)`.
-    pub fn forward(
+    /// `(features, normalized rest)`, into `out (rows, out_stride)`; the caller checks the lengths
+    /// (`MlpWorldModel::encode` does).
+    pub(crate) fn forward(
         &self,
         obs: &[f32],
         rows: usize,
@@ -515,7 +516,10 @@ mod tests {
         let err = MlpWorldModel::with_conv_stem(stem(), linear(10, 5), linear(7, 5), 5, 2)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("outputs 11") && err.contains("reads 10"), "{err}");
+        assert!(
+            err.contains("outputs 11") && err.contains("reads 10"),
+            "{err}"
+        );
         let m = MlpWorldModel::with_conv_stem(stem(), linear(11, 5), linear(7, 5), 5, 2).unwrap();
         assert_eq!(m.dims().obs_dim, 19);
         let mut ws = m.workspace(2);
