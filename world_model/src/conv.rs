@@ -205,8 +205,9 @@ struct ConvLayer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvStem {
     spec: ConvSpec,
-    obs_dim: usize,
+    /// `(obs_dim,)` normalizer mean; its length is the observation width.
     mean: Vec<f32>,
+    /// `(obs_dim,)` `1 / std` of the normalizer.
     inv_std: Vec<f32>,
     layers: Vec<ConvLayer>,
 }
@@ -263,7 +264,6 @@ impl ConvStem {
         }
         Ok(Self {
             spec,
-            obs_dim,
             inv_std: std.iter().map(|s| 1.0 / s).collect(),
             mean,
             layers,
@@ -277,12 +277,12 @@ impl ConvStem {
 
     /// Floats per observation.
     pub fn obs_dim(&self) -> usize {
-        self.obs_dim
+        self.mean.len()
     }
 
     /// Width of what [`ConvStem::forward`] writes per row.
     pub fn output_dim(&self) -> usize {
-        self.spec.mlp_input_dim(self.obs_dim)
+        self.spec.mlp_input_dim(self.obs_dim())
     }
 
     /// Runs the stem on `obs (rows, obs_dim)` and writes each row's MLP input,
@@ -296,7 +296,7 @@ impl ConvStem {
         out_stride: usize,
         ws: &mut ConvWorkspace,
     ) {
-        let (od, px) = (self.obs_dim, self.spec.pixels());
+        let (od, px) = (self.obs_dim(), self.spec.pixels());
         debug_assert_eq!(obs.len(), rows * od);
         let feat = self.spec.feature_dim();
         let [a, b] = &mut ws.acts;
