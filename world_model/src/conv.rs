@@ -41,7 +41,12 @@ impl ConvSpec {
     /// Checks the widths and that the image fits in an observation of `obs_dim` floats.
     pub fn validate(&self, obs_dim: usize) -> Result<(), ModelError> {
         let [h, w] = self.image;
-        if h == 0 || w == 0 || h * w > obs_dim {
+        if h == 0 || w == 0 {
+            return Err(ModelError::InvalidSpec(format!(
+                "conv image {h}x{w} is empty: give its [height, width] (model.conv_image)"
+            )));
+        }
+        if h * w > obs_dim {
             return Err(ModelError::InvalidSpec(format!(
                 "conv image {h}x{w} does not fit in an observation of {obs_dim} floats"
             )));
@@ -405,6 +410,17 @@ mod tests {
         assert_eq!(spec.feature_dim(), 2 * 8 * 8);
         assert_eq!(spec.mlp_input_dim(7 * 32 + 5), 128 + 5);
         assert!(spec.validate(7 * 32 - 1).is_err());
+        let empty = ConvSpec {
+            image: [0, 32],
+            ..spec
+        };
+        assert!(
+            empty
+                .validate(100)
+                .unwrap_err()
+                .to_string()
+                .contains("conv_image")
+        );
     }
 
     #[test]
