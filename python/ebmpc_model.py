@@ -84,6 +84,10 @@ class WorldModel(torch.nn.Module):
         self.encoder = Mlp(meta["encoder"])
         self.predictor = Mlp(meta["predictor"])
         self.normalizer = Normalizer(meta["obs_dim"])
+        # Linear read-outs of the latent (e.g. the palm position), stored as `head.{name}.*`.
+        self.head = torch.nn.ModuleDict(
+            {h["name"]: torch.nn.Linear(meta["latent_dim"], h["dim"]) for h in meta.get("heads", [])}
+        )
 
     def encode(self, obs):
         return self.encoder((obs - self.normalizer.mean) / self.normalizer.std)

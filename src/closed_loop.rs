@@ -41,6 +41,16 @@ pub struct LoopConfig {
     /// the gripper state, for models whose latents barely tell an open grasp from a closed one.
     /// Default 0 (off). The CUDA rollout adds this term on the host.
     pub grip_weight: f32,
+    /// Weight (>= 0) of an energy term on the palm position: `||W (z - g)||^2` with `W` the
+    /// model's `palm_pos` head (a linear read-out of the palm position, in metres, from the
+    /// latent; `ebmpc fit-head`), added to the goal distance wherever it is weighed. It singles
+    /// out the latent directions that move the palm, for models whose latent distance barely
+    /// changes over the last centimetres of a reach. 1e4 makes 1 cm cost 1. Default 0 (off);
+    /// CPU backend only.
+    pub palm_weight: f32,
+    /// The same with the model's `cube_pos` head (the cube's centre): weight (>= 0) of
+    /// `||W_cube (z - g)||^2`. Default 0 (off); CPU backend only.
+    pub cube_weight: f32,
     /// Weight of the squared difference of consecutive planned actions (>= 0): it discourages
     /// plans that swing between the action bounds. Default 0.
     pub smoothness_weight: f32,
@@ -115,6 +125,8 @@ impl Default for LoopConfig {
             magnitude_weight: 1e-3,
             smoothness_weight: 0.0,
             grip_weight: 0.0,
+            palm_weight: 0.0,
+            cube_weight: 0.0,
             deadline_ms: 0.0,
             subgoals: false,
             subgoal_source: SubgoalSource::Phases,
@@ -217,6 +229,16 @@ impl LatentPlanner<kernels::CudaRollout> {
     /// CUDA driver, NVRTC or device is usable, or when `model` is an ensemble of several (the
     /// kernels evaluate one MLP).
     pub fn new_cuda(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
+        for (key, w) in [
+            ("planner.palm_weight", cfg.palm_weight),
+            ("planner.cube_weight", cfg.cube_weight),
+        ] {
+            if w > 0.0 {
+                anyhow::bail!(
+                    "{key} = {w} needs the CPU backend: the CUDA kernels lack the head term"
+                );
+            }
+        }
         let Some(single) = model.single() else {
             anyhow::bail!(
                 "the CUDA rollout runs one model, this is an ensemble of {}; use the CPU backend",
@@ -271,6 +293,22 @@ impl<R: RolloutGrad> LatentPlanner<R> {
         energy.magnitude_weight = cfg.magnitude_weight;
         energy.smoothness_weight = cfg.smoothness_weight;
         energy.target_weight[GRIP_ACTION] = cfg.grip_weight;
+        energy.head = crate::heads::weighted_heads(
+            &model,
+            &[
+                (
+                    world_model::PALM_HEAD,
+                    cfg.palm_weight,
+                    "planner.palm_weight",
+                ),
+                (
+                    world_model::CUBE_HEAD,
+                    cfg.cube_weight,
+                    "planner.cube_weight",
+                ),
+            ],
+        )?;
+        energy.head_weight = if energy.head.is_empty() { 0.0 } else { 1.0 };
         Ok(Self {
             ws: model.workspace(1),
             z: vec![0.0; dims.latent_dim],
@@ -739,6 +777,37 @@ mod tests {
         let p = LatentPlanner::new(model, OptimizerKind::Cem.default_config(), &cfg).unwrap();
         assert_eq!(p.energy.magnitude_weight, 0.25);
         assert_eq!(p.energy.smoothness_weight, 0.5);
+        assert!(!p.energy.has_head());
+    }
+
+    #[test]
+    fn the_palm_term_takes_the_models_head_and_needs_the_cpu() {
+        let cfg = LoopConfig {
+            horizon: 2,
+            threads: 1,
+            palm_weight: 1e4,
+            ..LoopConfig::default()
+        };
+        let opt = || OptimizerKind::Cem.default_config();
+        let bare = Ensemble::new(vec![identity_model(3)]).unwrap();
+        let err = LatentPlanner::new(bare, opt(), &cfg).err().unwrap();
+        assert!(format!("{err:#}").contains("no `palm_pos` head"), "{err:#}");
+        let w: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let head = world_model::LinearHead::new("palm_pos", w.clone(), vec![0.0; 3], 3).unwrap();
+        let with_head = || {
+            Ensemble::new(vec![
+                identity_model(3).with_heads(vec![head.clone()]).unwrap(),
+            ])
+            .unwrap()
+        };
+        let p = LatentPlanner::new(with_head(), opt(), &cfg).unwrap();
+        let scaled: Vec<f32> = w.iter().map(|v| v * 100.0).collect();
+        assert_eq!((p.energy.head.clone(), p.energy.head_weight), (scaled, 1.0));
+        // Refused before any device is looked for, so the message is the same without a GPU.
+        let err = LatentPlanner::new_cuda(with_head(), opt(), &cfg)
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("CPU backend"), "{err:#}");
     }
 
     /// Horizon 2 on one thread, with sub-goals: small and quick for the tests below.

@@ -8,6 +8,7 @@
 pub mod closed_loop;
 pub mod commands;
 pub mod episodes;
+pub mod heads;
 pub mod json_nan;
 pub mod oracle;
 pub mod paired;

@@ -27,6 +27,8 @@ enum Command {
     Train(commands::train::Args),
     /// Evaluate a trained model: prediction error, linear probes, collapse indicators.
     EvalModel(commands::eval_model::Args),
+    /// Fit a model's palm head (latent -> palm position), used by `planner.palm_weight`.
+    FitHead(commands::fit_head::Args),
     /// Closed-loop planning episodes with a learned world model or the simulator oracle.
     Run(commands::run::Args),
     /// Time the planners on the W1 reference workload (3 warm-ups, 20 timed calls).
@@ -73,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Collect(a) => commands::collect::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::EvalModel(a) => commands::eval_model::run(a),
+        Command::FitHead(a) => commands::fit_head::run(a),
         Command::PlanBench(a) => commands::plan_bench::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Demo(a) => commands::demo::run(a),

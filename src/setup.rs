@@ -122,6 +122,8 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
         ("planner.magnitude_weight", c.magnitude_weight),
         ("planner.smoothness_weight", c.smoothness_weight),
         ("planner.grip_weight", c.grip_weight),
+        ("planner.palm_weight", c.palm_weight),
+        ("planner.cube_weight", c.cube_weight),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             bail!("config key `{k}` = {v} must be finite and >= 0");

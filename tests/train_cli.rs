@@ -202,8 +202,35 @@ fn a_conv_stem_model_trains_on_depth_data_and_plans() {
     assert_eq!((conv.image, conv.channels), ([32, 32], vec![4, 4]));
     // 32x32 -> 16x16 -> 8x8 x 4 channels, plus the 7 proprioceptive floats.
     assert_eq!(meta.encoder.input_dim, 8 * 8 * 4 + 7);
+    // Training ends by fitting the heads; fitting them again replaces them.
+    let heads: Vec<(&str, usize)> = meta
+        .heads
+        .iter()
+        .map(|h| (h.name.as_str(), h.dim))
+        .collect();
+    assert_eq!(heads, vec![("palm_pos", 3), ("cube_pos", 3)]);
+    let refit = dir.path().join("refit.safetensors");
+    let out = ok(ebmpc(&[
+        "fit-head",
+        "--model",
+        s(&model),
+        "--data",
+        s(&depth),
+        "--out",
+        s(&refit),
+    ]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("R^2"));
+    let refit =
+        world_model::train::modelfile::load_model(&std::fs::read(&refit).unwrap(), None).unwrap();
+    assert_eq!(refit.meta.heads.len(), 2);
+    assert!(refit.model.head("palm_pos").is_some() && refit.model.head("cube_pos").is_some());
+    // The run below plans with the palm term.
     let run_cfg = dir.path().join("run.toml");
-    std::fs::write(&run_cfg, "[task]\nreach_budget = 3\n").unwrap();
+    std::fs::write(
+        &run_cfg,
+        "[task]\nreach_budget = 3\n[planner]\npalm_weight = 1e4\n",
+    )
+    .unwrap();
     let out = ok(ebmpc(&[
         "run",
         "--task",
@@ -223,6 +250,26 @@ fn a_conv_stem_model_trains_on_depth_data_and_plans() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["episodes"], 1);
     assert!(v["plan_ms_p50"].as_f64().unwrap() > 0.0);
+    // A model without the head cannot plan with the palm term: the error says how to add one.
+    let out = ebmpc(&[
+        "run",
+        "--task",
+        "reach",
+        "--model",
+        "models/tabletop_state.safetensors",
+        "--planner",
+        "grad",
+        "--episodes",
+        "1",
+        "--config",
+        s(&run_cfg),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("palm_pos") && err.contains("fit-head") && !err.contains("panicked"),
+        "{err}"
+    );
 
     // A stem needs an image: on state data the error says so.
     let state = dir.path().join("state.safetensors");

@@ -178,6 +178,14 @@ impl CudaRollout {
     ) -> Result<usize, PlanError> {
         let d = self.dims;
         energy.validate(&d)?;
+        if energy.has_head() {
+            return Err(KernelError::Unsupported(format!(
+                "the kernels lack the energy's head term (head_weight {}, set by \
+                 planner.palm_weight); plan on the CPU backend",
+                energy.head_weight
+            ))
+            .into());
+        }
         let k = energies.len();
         check_len("z0", z0.len(), d.latent_dim)?;
         check_len("actions", actions.len(), k * d.plan_len())?;

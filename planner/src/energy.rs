@@ -10,7 +10,9 @@
 //!   + sum_t sum_k target_weight_k * (a_{t,k} - action_target_k)^2
 //! ```
 //!
-//! with `d` one of the [`Norm`]s. The last term pulls chosen action components toward a target,
+//! with `d` one of the [`Norm`]s, plus, when `head_weight > 0`, `head_weight * ||W (z - goal)||^2`
+//! inside `d` (a linear read-out `W` of a physical quantity, such as the palm position, from
+//! the latent: it weights the latent directions that move that quantity). The last term pulls chosen action components toward a target,
 //! e.g. a gripper command toward the state of the current sub-goal's gripper (all weights 0:
 //! off). Actions are confined to per-dimension bounds `[lower, upper]` by the optimizers (they
 //! project, never penalize). Being plain data, the same energy can be evaluated by the CPU
@@ -63,6 +65,10 @@ pub struct Energy {
     /// `(action_dim,)` weight of each action component's squared distance to its target, >= 0;
     /// all 0 turns the term off.
     pub target_weight: Vec<f32>,
+    /// `(head_rows, latent_dim)` read-out `W` of the head term (empty: none).
+    pub head: Vec<f32>,
+    /// Weight of the head term `||W (z - goal)||^2`, added to `d` (>= 0; 0: off).
+    pub head_weight: f32,
     /// `(action_dim,)` lower action bounds.
     pub lower: Vec<f32>,
     /// `(action_dim,)` upper action bounds, each >= the lower bound.
@@ -81,6 +87,8 @@ impl Energy {
             smoothness_weight: 0.0,
             action_target: vec![0.0; action_dim],
             target_weight: vec![0.0; action_dim],
+            head: Vec::new(),
+            head_weight: 0.0,
             lower: vec![-1.0; action_dim],
             upper: vec![1.0; action_dim],
         }
@@ -111,11 +119,31 @@ impl Energy {
             ("running_weight", self.running_weight),
             ("magnitude_weight", self.magnitude_weight),
             ("smoothness_weight", self.smoothness_weight),
+            ("head_weight", self.head_weight),
         ] {
             ensure(w.is_finite() && w >= 0.0, key, || {
                 format!("must be finite and >= 0, got {w}")
             })?;
         }
+        ensure(
+            self.head.len().is_multiple_of(dims.latent_dim.max(1)),
+            "head",
+            || {
+                format!(
+                    "has {} values, not a whole number of rows of latent_dim {}",
+                    self.head.len(),
+                    dims.latent_dim
+                )
+            },
+        )?;
+        ensure(self.head.iter().all(|v| v.is_finite()), "head", || {
+            "must be finite".into()
+        })?;
+        ensure(
+            self.head_weight == 0.0 || !self.head.is_empty(),
+            "head_weight",
+            || format!("is {} but the head is empty", self.head_weight),
+        )?;
         if let Norm::SmoothL1 { beta } = self.norm {
             ensure(beta.is_finite() && beta > 0.0, "norm.beta", || {
                 format!("must be > 0, got {beta}")
@@ -142,6 +170,8 @@ impl Energy {
         self.upper.clone_from(&other.upper);
         self.action_target.clone_from(&other.action_target);
         self.target_weight.clone_from(&other.target_weight);
+        self.head.clone_from(&other.head);
+        self.head_weight = other.head_weight;
         self.norm = other.norm;
         self.terminal_weight = other.terminal_weight;
         self.running_weight = other.running_weight;
@@ -159,8 +189,38 @@ impl Energy {
             }
     }
 
-    /// Distance `d(z, goal)`; `z` is `(latent_dim,)`.
+    /// Distance `d(z, goal)` (with the head term); `z` is `(latent_dim,)`.
     pub fn distance(&self, z: &[f32]) -> f32 {
+        self.norm_distance(z) + self.head_distance(z)
+    }
+
+    /// Whether the head term is on.
+    pub fn has_head(&self) -> bool {
+        self.head_weight != 0.0 && !self.head.is_empty()
+    }
+
+    /// `head_weight * ||W (z - goal)||^2`, 0 when off.
+    fn head_distance(&self, z: &[f32]) -> f32 {
+        if !self.has_head() {
+            return 0.0;
+        }
+        self.head_weight * self.head_residuals(z).map(|(_, r)| r * r).sum::<f32>()
+    }
+
+    /// Each row `w` of the head with its residual `w . (z - goal)`.
+    fn head_residuals<'a>(&'a self, z: &'a [f32]) -> impl Iterator<Item = (&'a [f32], f32)> {
+        self.head.chunks_exact(z.len().max(1)).map(move |w| {
+            let r = w
+                .iter()
+                .zip(z.iter().zip(&self.goal))
+                .map(|(w, (a, b))| w * (a - b))
+                .sum();
+            (w, r)
+        })
+    }
+
+    /// `d(z, goal)` of the norm alone.
+    fn norm_distance(&self, z: &[f32]) -> f32 {
         let g = &self.goal;
         match self.norm {
             Norm::L1 => z.iter().zip(g).map(|(a, b)| (a - b).abs()).sum(),
@@ -186,6 +246,15 @@ impl Energy {
 
     /// Adds `weight * d/dz d(z, goal)` to `grad`; both `(latent_dim,)`.
     pub fn add_distance_grad(&self, z: &[f32], weight: f32, grad: &mut [f32]) {
+        if self.has_head() {
+            // d/dz h ||W (z - g)||^2 = 2 h W^T W (z - g), one row of W at a time.
+            for (w, r) in self.head_residuals(z) {
+                let f = weight * self.head_weight * 2.0 * r;
+                for (o, wj) in grad.iter_mut().zip(w) {
+                    *o += f * wj;
+                }
+            }
+        }
         let g = &self.goal;
         match self.norm {
             Norm::L1 => {
@@ -346,6 +415,8 @@ mod tests {
             smoothness_weight: 0.2,
             action_target: vec![0.0, 1.0],
             target_weight: vec![0.0, 0.7],
+            head: Vec::new(),
+            head_weight: 0.0,
             lower: vec![-1.0; 2],
             upper: vec![1.0; 2],
         }
@@ -359,22 +430,59 @@ mod tests {
             Norm::SmoothL1 { beta: 0.5 },
             Norm::Cosine,
         ] {
-            let e = energy(norm);
-            let z = [0.9f32, 0.15, -0.4];
-            let mut g = [0.0f32; 3];
-            e.add_distance_grad(&z, 1.0, &mut g);
-            for i in 0..3 {
-                let (mut zp, mut zm) = (z, z);
-                zp[i] += 1e-3;
-                zm[i] -= 1e-3;
-                let fd = (e.distance(&zp) - e.distance(&zm)) / 2e-3;
-                assert!(
-                    (fd - g[i]).abs() < 1e-2,
-                    "{norm:?}[{i}]: fd {fd} vs {}",
-                    g[i]
-                );
+            for head in [false, true] {
+                let mut e = energy(norm);
+                if head {
+                    (e.head, e.head_weight) = (vec![1.0, -0.5, 0.25, 0.0, 2.0, -1.0], 0.8);
+                }
+                let z = [0.9f32, 0.15, -0.4];
+                let mut g = [0.0f32; 3];
+                e.add_distance_grad(&z, 1.0, &mut g);
+                for i in 0..3 {
+                    let (mut zp, mut zm) = (z, z);
+                    zp[i] += 1e-3;
+                    zm[i] -= 1e-3;
+                    let fd = (e.distance(&zp) - e.distance(&zm)) / 2e-3;
+                    assert!(
+                        (fd - g[i]).abs() < 1e-2,
+                        "{norm:?} head {head} [{i}]: fd {fd} vs {}",
+                        g[i]
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn the_head_term_weights_the_read_out_of_the_latent_difference() {
+        let mut e = energy(Norm::SquaredL2);
+        let z = [1.3f32, -0.2, 0.5];
+        let plain = e.distance(&z);
+        assert!((plain - 1.0).abs() < 1e-6, "{plain}");
+        // One row reading z[0] - z[1]: (1.0 - 0.0)^2 = 1, times 3.
+        (e.head, e.head_weight) = (vec![1.0, -1.0, 0.0], 3.0);
+        assert!((e.distance(&z) - (plain + 3.0)).abs() < 1e-5);
+        // A latent difference the head cannot see costs nothing extra.
+        let z2 = [1.3f32, 0.8, 0.5];
+        (e.head_weight, e.head) = (0.0, Vec::new());
+        let plain2 = e.distance(&z2);
+        (e.head, e.head_weight) = (vec![1.0, -1.0, 0.0], 3.0);
+        assert!((e.distance(&z2) - plain2).abs() < 1e-5);
+        let dims = Dims {
+            horizon: 2,
+            action_dim: 2,
+            latent_dim: 3,
+        };
+        e.validate(&dims).unwrap();
+        e.head.pop();
+        let err = e.validate(&dims).unwrap_err().to_string();
+        assert!(
+            err.contains("head") && err.contains("latent_dim 3"),
+            "{err}"
+        );
+        e.head.clear();
+        let err = e.validate(&dims).unwrap_err().to_string();
+        assert!(err.contains("head_weight"), "{err}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// The probe targets: ranges of the `state` layout.
-fn probe_targets() -> Vec<ProbeTarget> {
+pub fn probe_targets() -> Vec<ProbeTarget> {
     let mut start = 0;
     let mut out = Vec::new();
     for (name, len) in STATE_FIELDS {

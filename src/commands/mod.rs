@@ -6,6 +6,7 @@ pub mod common;
 pub mod data;
 pub mod demo;
 pub mod eval_model;
+pub mod fit_head;
 pub mod pipeline;
 pub mod plan_bench;
 pub mod run;

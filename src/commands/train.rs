@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use world_model::train::config::TrainConfig;
-use world_model::train::data::Sequences;
 use world_model::train::trainer::{EpochLog, LossTerms, Trainer};
 
-use super::data::{layout_json, load_sequences};
+use super::data::{layout_json, load_datasets};
+use super::fit_head::add_heads;
 use crate::progress;
 
 /// Train a world model (encoder + latent predictor) on a dataset from `ebmpc collect`.
@@ -97,23 +97,7 @@ pub fn run(args: &Args) -> Result<()> {
         cfg.train.seed = seed;
     }
     cfg.validate()?;
-    let mut datasets = Vec::new();
-    let mut parts = Vec::new();
-    for path in &args.data {
-        let (d, seq) = load_sequences(path)?;
-        if let Some((first, first_path)) = datasets.first().zip(args.data.first())
-            && layout_json(first)? != layout_json(&d)?
-        {
-            bail!(
-                "{} and {} have different observation layouts",
-                first_path.display(),
-                path.display()
-            );
-        }
-        datasets.push(d);
-        parts.push(seq);
-    }
-    let seqs = Sequences::concat(parts)?;
+    let (datasets, seqs) = load_datasets(&args.data)?;
     let dataset = &datasets[0];
     fill_conv_image(&mut cfg, dataset.meta.obs_layout.image)?;
     let mut trainer = Trainer::new(cfg.clone(), &seqs)?;
@@ -229,6 +213,7 @@ pub fn run(args: &Args) -> Result<()> {
         layout_json(dataset)?,
         source,
     )?;
+    let bytes = add_heads(&bytes, &seqs, cfg.train.val_fraction, &args.data)?;
     sim::dataset::write_atomic(&args.out, &bytes)?;
     let (val, _, _, erank) = trainer.validate();
     eprintln!(

@@ -9,6 +9,7 @@
 //! - [`probe`]: FMA-peak and packed-product rate probes for benchmarks.
 //! - [`model`]: [`MlpWorldModel`], an optional encoder (conv stem + MLP, or MLP) plus a residual
 //!   predictor.
+//! - [`head`]: [`LinearHead`], a linear read-out of a physical quantity from a latent.
 //! - [`ensemble`]: [`Ensemble`], several models planned through as one (energies averaged).
 //! - [`io`]: safetensors reading with shape, dtype and finiteness checks.
 //! - [`w1`]: the W1 reference workload.
@@ -19,6 +20,7 @@ pub mod activation;
 pub mod conv;
 pub mod ensemble;
 pub mod error;
+pub mod head;
 pub mod io;
 pub mod mlp;
 pub mod model;
@@ -32,6 +34,7 @@ pub use activation::Activation;
 pub use conv::{ConvSpec, ConvStem};
 pub use ensemble::Ensemble;
 pub use error::ModelError;
+pub use head::{CUBE_HEAD, LinearHead, PALM_HEAD};
 pub use io::TensorFile;
 pub use mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
 pub use model::MlpWorldModel;

@@ -11,6 +11,7 @@
 
 use crate::conv::{ConvStem, ConvWorkspace};
 use crate::error::{ModelError, check_len};
+use crate::head::LinearHead;
 use crate::io::TensorFile;
 use crate::mlp::{BLOCK_ROWS, LayerNormParams, Linear, Mlp, MlpSpec, MlpWorkspace};
 use crate::seam::{DifferentiableWorldModel, ModelDims, WorldModel};
@@ -22,6 +23,8 @@ pub struct MlpWorldModel {
     encoder: Option<Mlp>,
     predictor: Mlp,
     dims: ModelDims,
+    /// Read-outs of physical quantities from the latent (not used by `encode` or `step`).
+    heads: Vec<LinearHead>,
 }
 
 /// Scratch of one thread evaluating an [`MlpWorldModel`].
@@ -64,6 +67,7 @@ impl MlpWorldModel {
             stem: None,
             encoder,
             predictor,
+            heads: Vec::new(),
             dims: ModelDims {
                 obs_dim,
                 latent_dim,
@@ -97,6 +101,39 @@ impl MlpWorldModel {
     /// The encoder's conv stem, if it has one.
     pub fn conv_stem(&self) -> Option<&ConvStem> {
         self.stem.as_ref()
+    }
+
+    /// The model with `heads` attached (replacing any it had); each must read `latent_dim`
+    /// values, and names must be distinct.
+    pub fn with_heads(mut self, heads: Vec<LinearHead>) -> Result<Self, ModelError> {
+        for (i, h) in heads.iter().enumerate() {
+            if h.latent_dim() != self.dims.latent_dim {
+                return Err(ModelError::InvalidSpec(format!(
+                    "head `{}` reads {} latent values, the model's latent has {}",
+                    h.name(),
+                    h.latent_dim(),
+                    self.dims.latent_dim
+                )));
+            }
+            if heads[..i].iter().any(|o| o.name() == h.name()) {
+                return Err(ModelError::InvalidSpec(format!(
+                    "two heads are named `{}`",
+                    h.name()
+                )));
+            }
+        }
+        self.heads = heads;
+        Ok(self)
+    }
+
+    /// The head named `name`, if the model has one.
+    pub fn head(&self, name: &str) -> Option<&LinearHead> {
+        self.heads.iter().find(|h| h.name() == name)
+    }
+
+    /// Every head, in file order.
+    pub fn heads(&self) -> &[LinearHead] {
+        &self.heads
     }
 
     /// The predictor network.

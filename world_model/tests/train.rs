@@ -225,3 +225,57 @@ fn concatenated_sources_hold_out_the_tail_of_each() {
     let other = Sequences::new(3, 2, vec![0.0; 6], vec![0.0; 2], vec![], 0, &[1]).unwrap();
     assert!(Sequences::concat(vec![a, other]).is_err());
 }
+
+#[test]
+fn a_fitted_head_reads_the_state_and_round_trips_through_the_file() {
+    use world_model::train::eval::{ProbeTarget, fit_head};
+    use world_model::train::modelfile::with_heads;
+    let data = synthetic(30, 12);
+    let mut t = Trainer::new(tiny_config(), &data).unwrap();
+    for _ in 0..100 {
+        t.train_step();
+    }
+    let layout = serde_json::json!({"mode": "test"});
+    let bytes = t
+        .model_bytes("state", layout.clone(), serde_json::json!({}))
+        .unwrap();
+    let plain = load_model(&bytes, None).unwrap();
+    assert!(plain.model.head("p").is_none() && plain.meta.heads.is_empty());
+    let (fit, held) = data.split(0.2);
+    let target = ProbeTarget {
+        name: "p".into(),
+        indices: vec![0, 1],
+    };
+    let (head, r2) = fit_head(&plain.model, &data, &fit, &held, &target).unwrap();
+    // The point is a linear function of the observation; a trained latent keeps it.
+    assert!(r2 > 0.9, "held-out R^2 {r2}");
+    assert_eq!((head.out_dim(), head.latent_dim()), (2, 8));
+
+    let with = with_heads(&bytes, &[(head.clone(), "test fit".into())]).unwrap();
+    let loaded = load_model(&with, Some(&layout)).unwrap();
+    assert_eq!(loaded.model.head("p"), Some(&head));
+    assert_eq!(loaded.meta.heads[0].fitted, "test fit");
+    // The networks are untouched.
+    let obs = &data.obs[..2 * 6];
+    let (mut za, mut zb) = (vec![0.0; 16], vec![0.0; 16]);
+    plain
+        .model
+        .encode(obs, &mut za, &mut plain.model.workspace(2))
+        .unwrap();
+    loaded
+        .model
+        .encode(obs, &mut zb, &mut loaded.model.workspace(2))
+        .unwrap();
+    assert_eq!(za, zb);
+    // Fitting again replaces the head instead of adding a second one.
+    let again = with_heads(&with, &[(head, "refit".into())]).unwrap();
+    let loaded = load_model(&again, None).unwrap();
+    assert_eq!(loaded.meta.heads.len(), 1);
+    assert_eq!(loaded.meta.heads[0].fitted, "refit");
+    // A head of the wrong width is refused with both widths.
+    let wide = world_model::LinearHead::new("w", vec![0.0; 9], vec![0.0], 9).unwrap();
+    let err = with_heads(&bytes, &[(wide, String::new())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains('9') && err.contains('8'), "{err}");
+}

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
+use crate::head::LinearHead;
 use crate::seam::WorldModel;
 use crate::train::data::Sequences;
 use crate::train::trainer::column_std;
@@ -207,6 +208,101 @@ fn ridge(x: &[f32], y: &[f32], rows: usize, dx: usize, dy: usize, lambda: f64) -
     b
 }
 
+/// Rows `(latent, target values)` of every step of `eps`, whose latents are `zs` (one
+/// `(len + 1, d)` buffer per episode): `x` `(rows, d)`, `y` `(rows, target.indices.len())`.
+fn gather(
+    seqs: &Sequences,
+    d: usize,
+    zs: &[Vec<f32>],
+    eps: &[usize],
+    target: &ProbeTarget,
+) -> (Vec<f32>, Vec<f32>) {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (z, &e) in zs.iter().zip(eps) {
+        for s in 0..=seqs.spans[e].len {
+            x.extend_from_slice(&z[s * d..(s + 1) * d]);
+            let st = seqs.state_at(e, s);
+            y.extend(target.indices.iter().map(|&i| st[i]));
+        }
+    }
+    (x, y)
+}
+
+/// Fits a linear read-out of `target` by ridge regression on `fit = (latents, episodes)` and
+/// scores it on `score`: the head and its R^2 (1 - SSE / SST over all components; NaN with no
+/// rows to score).
+fn fit_and_score(
+    seqs: &Sequences,
+    d: usize,
+    fit: (&[Vec<f32>], &[usize]),
+    score: (&[Vec<f32>], &[usize]),
+    target: &ProbeTarget,
+) -> Result<(LinearHead, f32), ModelError> {
+    let dy = target.indices.len();
+    if dy == 0 || seqs.states.is_empty() {
+        return Err(ModelError::InvalidSpec(format!(
+            "cannot fit `{}`: the dataset has no state rows or the target no indices",
+            target.name
+        )));
+    }
+    let (xf, yf) = gather(seqs, d, fit.0, fit.1, target);
+    let (xe, ye) = gather(seqs, d, score.0, score.1, target);
+    let (rows_f, rows_e) = (yf.len() / dy, ye.len() / dy);
+    if rows_f == 0 {
+        return Err(ModelError::InvalidSpec(format!(
+            "cannot fit `{}`: no episodes to fit on",
+            target.name
+        )));
+    }
+    let w = ridge(&xf, &yf, rows_f, d, dy, 1e-6);
+    let mut weight = vec![0.0f32; dy * d];
+    for c in 0..dy {
+        for j in 0..d {
+            weight[c * d + j] = w[j * dy + c] as f32;
+        }
+    }
+    let bias: Vec<f32> = (0..dy).map(|c| w[d * dy + c] as f32).collect();
+    let head = LinearHead::new(&target.name, weight, bias, d)?;
+    let mut mean = vec![0.0f64; dy];
+    for r in 0..rows_e {
+        for c in 0..dy {
+            mean[c] += ye[r * dy + c] as f64 / rows_e as f64;
+        }
+    }
+    let mut pred = vec![0.0f32; dy];
+    let (mut sse, mut sst) = (0.0f64, 0.0f64);
+    for r in 0..rows_e {
+        head.apply(&xe[r * d..(r + 1) * d], &mut pred)?;
+        for c in 0..dy {
+            let truth = ye[r * dy + c] as f64;
+            sse += (pred[c] as f64 - truth).powi(2);
+            sst += (truth - mean[c]).powi(2);
+        }
+    }
+    let r2 = if rows_e == 0 {
+        f32::NAN
+    } else {
+        (1.0 - sse / sst.max(1e-30)) as f32
+    };
+    Ok((head, r2))
+}
+
+/// Fits a [`LinearHead`] named after `target` that reads its state values from `model`'s latents,
+/// by ridge regression on the steps of `fit_eps`, and scores it on `held_eps`: the head and its
+/// held-out R^2 (NaN when `held_eps` is empty).
+pub fn fit_head(
+    model: &impl WorldModel,
+    seqs: &Sequences,
+    fit_eps: &[usize],
+    held_eps: &[usize],
+    target: &ProbeTarget,
+) -> Result<(LinearHead, f32), ModelError> {
+    let d = model.dims().latent_dim;
+    let fit_z = encode_all(model, seqs, fit_eps)?;
+    let held_z = encode_all(model, seqs, held_eps)?;
+    fit_and_score(seqs, d, (&fit_z, fit_eps), (&held_z, held_eps), target)
+}
+
 /// Evaluates `model` on `seqs` (raw observations): prediction error ratios on `eval_eps` for
 /// each horizon in `horizons`, linear probes fitted on `probe_fit_eps` and scored on
 /// `eval_eps`, and collapse indicators on `eval_eps`.
@@ -266,47 +362,13 @@ pub fn evaluate(
     }
 
     let mut probes = Vec::new();
-    if !seqs.states.is_empty() && !targets.is_empty() {
+    if !seqs.states.is_empty() && !targets.is_empty() && !probe_fit_eps.is_empty() {
         let fit_z = encode_all(model, seqs, probe_fit_eps)?;
-        let gather = |eps: &[usize], zs: &[Vec<f32>], t: &ProbeTarget| {
-            let (mut x, mut y) = (Vec::new(), Vec::new());
-            for (z, &e) in zs.iter().zip(eps) {
-                for s in 0..=seqs.spans[e].len {
-                    x.extend_from_slice(&z[s * d..(s + 1) * d]);
-                    let st = seqs.state_at(e, s);
-                    y.extend(t.indices.iter().map(|&i| st[i]));
-                }
-            }
-            (x, y)
-        };
         for t in targets {
-            let dy = t.indices.len();
-            let (xf, yf) = gather(probe_fit_eps, &fit_z, t);
-            let (xe, ye) = gather(eval_eps, &zs, t);
-            let rows_f = yf.len() / dy.max(1);
-            let rows_e = ye.len() / dy.max(1);
-            let w = ridge(&xf, &yf, rows_f, d, dy, 1e-6);
-            let mut mean = vec![0.0f64; dy];
-            for r in 0..rows_e {
-                for c in 0..dy {
-                    mean[c] += ye[r * dy + c] as f64 / rows_e as f64;
-                }
-            }
-            let (mut sse, mut sst) = (0.0f64, 0.0f64);
-            for r in 0..rows_e {
-                for c in 0..dy {
-                    let mut pred = w[d * dy + c];
-                    for j in 0..d {
-                        pred += xe[r * d + j] as f64 * w[j * dy + c];
-                    }
-                    let truth = ye[r * dy + c] as f64;
-                    sse += (pred - truth).powi(2);
-                    sst += (truth - mean[c]).powi(2);
-                }
-            }
+            let (_, r2) = fit_and_score(seqs, d, (&fit_z, probe_fit_eps), (&zs, eval_eps), t)?;
             probes.push(ProbeResult {
                 name: t.name.clone(),
-                r2: (1.0 - sse / sst.max(1e-30)) as f32,
+                r2,
             });
         }
     }

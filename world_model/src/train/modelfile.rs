@@ -6,7 +6,9 @@
 //! normalized observations `(obs - mean) / std`; [`load_model`] folds the normalization into the
 //! first encoder layer, so the loaded [`MlpWorldModel`] takes raw observations. A model with a
 //! conv stem (metadata key `conv`) also has `encoder.conv.{i}.weight` `[out, in, 3, 3]` and
-//! `encoder.conv.{i}.bias` `[out]`; its stem normalizes explicitly ([`crate::conv`]). Metadata: one
+//! `encoder.conv.{i}.bias` `[out]`; its stem normalizes explicitly ([`crate::conv`]). Each head
+//! listed in the metadata key `heads` ([`HeadMeta`]) has `head.{name}.weight` `[dim, latent_dim]`
+//! and `head.{name}.bias` `[dim]` ([`crate::head`]; added by [`with_heads`]). Metadata: one
 //! key, [`META_KEY`], holding [`ModelMeta`] as JSON. `docs/model_format.md` documents it.
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conv::{ConvSpec, ConvStem, KERNEL};
 use crate::error::ModelError;
+use crate::head::LinearHead;
 use crate::io::TensorFile;
 use crate::mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
 use crate::model::MlpWorldModel;
@@ -48,6 +51,9 @@ pub struct ModelMeta {
     /// The encoder's conv stem, if it has one (absent in files written before stems existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<ConvSpec>,
+    /// Linear read-outs of the latent stored with the model (absent in files without heads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<HeadMeta>,
     /// Predictor architecture (input: `[z, a]`, output added to `z`).
     pub predictor: MlpSpec,
     /// Observation mode (`state` or `depth`).
@@ -62,6 +68,19 @@ pub struct ModelMeta {
     pub trained_steps: u64,
     /// Where the training data came from (dataset path, task, policy, episodes).
     pub source: serde_json::Value,
+}
+
+/// A head's entry in the metadata; its tensors are `head.{name}.weight` `[dim, latent_dim]` and
+/// `head.{name}.bias` `[dim]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadMeta {
+    /// Name, e.g. `palm_pos`.
+    pub name: String,
+    /// Output width.
+    pub dim: usize,
+    /// How it was fitted (data, episodes, held-out R^2), for people reading the file.
+    pub fitted: String,
 }
 
 /// A loaded model: metadata plus the inference model (normalization folded in).
@@ -143,6 +162,7 @@ impl Trainer {
             action_dim: self.predictor.spec.input_dim - self.cfg.model.latent_dim,
             encoder: self.encoder.mlp.spec.clone(),
             conv: self.encoder.conv.as_ref().map(|c| c.spec.clone()),
+            heads: Vec::new(),
             predictor: self.predictor.spec.clone(),
             obs_mode: obs_mode.into(),
             obs_layout,
@@ -244,8 +264,74 @@ pub fn load_model(
             )?
         }
     };
+    let mut heads = Vec::new();
+    for h in &meta.heads {
+        let weight = file.take_f32(
+            &format!("head.{}.weight", h.name),
+            &[h.dim, meta.latent_dim],
+        )?;
+        let bias = file.take_f32(&format!("head.{}.bias", h.name), &[h.dim])?;
+        heads.push(LinearHead::new(&h.name, weight, bias, meta.latent_dim)?);
+    }
+    let model = model.with_heads(heads)?;
     file.finish()?;
     Ok(LoadedModel { meta, model })
+}
+
+/// The model file `bytes` with `heads` (each with its [`HeadMeta::fitted`] text) stored in it,
+/// replacing heads of the same names; every other tensor and metadata field is kept. The result
+/// loads with [`load_model`], which checks the heads against the latent width.
+pub fn with_heads(bytes: &[u8], heads: &[(LinearHead, String)]) -> Result<Vec<u8>, ModelError> {
+    let json = read_meta_json(bytes, META_KEY)?;
+    let mut meta: ModelMeta = serde_json::from_str(&json)
+        .map_err(|e| ModelError::Format(format!("model metadata: {e}")))?;
+    let replaced = |name: &str| heads.iter().any(|(h, _)| h.name() == name);
+    meta.heads.retain(|h| !replaced(&h.name));
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
+    let mut file = TensorFile::from_bytes(bytes)?;
+    let mut tensors = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    for name in names {
+        let dropped = name
+            .strip_prefix("head.")
+            .and_then(|r| r.rsplit_once('.'))
+            .is_some_and(|(h, _)| replaced(h));
+        if dropped {
+            continue;
+        }
+        let shape = st
+            .tensor(&name)
+            .map_err(|e| ModelError::Format(e.to_string()))?
+            .shape()
+            .to_vec();
+        let values = file.take_f32(&name, &shape)?;
+        tensors.push((name, shape, values));
+    }
+    for (h, fitted) in heads {
+        if h.latent_dim() != meta.latent_dim {
+            return Err(ModelError::InvalidSpec(format!(
+                "head `{}` reads {} latent values, the model's latent has {}",
+                h.name(),
+                h.latent_dim(),
+                meta.latent_dim
+            )));
+        }
+        let (name, dim) = (h.name().to_string(), h.out_dim());
+        tensors.push((
+            format!("head.{name}.weight"),
+            vec![dim, meta.latent_dim],
+            h.weight().to_vec(),
+        ));
+        tensors.push((format!("head.{name}.bias"), vec![dim], h.bias().to_vec()));
+        meta.heads.push(HeadMeta {
+            name,
+            dim,
+            fitted: fitted.clone(),
+        });
+    }
+    let json = serde_json::to_string(&meta).map_err(|e| ModelError::Format(e.to_string()))?;
+    tensors_to_bytes(&tensors, META_KEY, json)
 }
 
 /// Reads an MLP; with `normalize = (mean, std)`, folds `(x - mean) / std` into layer 0.
