@@ -710,14 +710,14 @@ pub fn run_episode(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{ClosedLoop, Ensemble, LatentPlanner, LoopConfig};
     use planner::OptimizerKind;
     use sim::{Env, ObsMode, SimConfig, TaskKind};
     use world_model::{Activation, Linear, Mlp, MlpSpec, MlpWorldModel};
 
     /// A model without encoder (its latent is the observation) and a zero predictor.
-    fn identity_model(obs_dim: usize) -> MlpWorldModel {
+    pub(crate) fn identity_model(obs_dim: usize) -> MlpWorldModel {
         let spec = MlpSpec {
             input_dim: obs_dim + sim::ACTION_DIM,
             hidden: Vec::new(),

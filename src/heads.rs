@@ -55,21 +55,12 @@ pub fn weighted_heads(model: &Learned, terms: &[(&str, f32, &str)]) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use world_model::{Activation, Ensemble, Linear, LinearHead, Mlp, MlpSpec, MlpWorldModel};
+    use crate::closed_loop::tests::identity_model;
+    use world_model::{Ensemble, LinearHead, MlpWorldModel};
 
     /// A model without encoder and a zero predictor, with a `palm_pos` head of weight `head`.
     fn member(latent: usize, head: Option<Vec<f32>>) -> MlpWorldModel {
-        let spec = MlpSpec {
-            input_dim: latent + sim::ACTION_DIM,
-            hidden: Vec::new(),
-            output_dim: latent,
-            activation: Activation::Identity,
-            layer_norm: false,
-        };
-        let (i, o) = (spec.input_dim, spec.output_dim);
-        let lin = Linear::new(vec![0.0; i * o], vec![0.0; o], i, o).unwrap();
-        let pred = Mlp::new(spec, vec![lin], Vec::new()).unwrap();
-        let m = MlpWorldModel::new(None, pred, latent, sim::ACTION_DIM).unwrap();
+        let m = identity_model(latent);
         match head {
             Some(w) => {
                 let rows = w.len() / latent;

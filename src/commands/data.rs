@@ -7,15 +7,18 @@ use sim::dataset::Dataset;
 use world_model::train::data::Sequences;
 
 /// Loads a dataset file and converts it to training sequences (observations, actions, states).
+/// The returned dataset keeps its metadata and episode lengths; its observation, action and
+/// state buffers have moved into the sequences (empty here), so the data is held once.
 pub fn load_sequences(path: &Path) -> Result<(Dataset, Sequences)> {
-    let d = Dataset::load(path).with_context(|| format!("reading dataset {}", path.display()))?;
+    let mut d =
+        Dataset::load(path).with_context(|| format!("reading dataset {}", path.display()))?;
     let lengths: Vec<usize> = d.episode_lengths.iter().map(|&l| l as usize).collect();
     let seqs = Sequences::new(
         d.meta.obs_dim,
         d.meta.action_dim,
-        d.observations.clone(),
-        d.actions.clone(),
-        d.states.clone(),
+        std::mem::take(&mut d.observations),
+        std::mem::take(&mut d.actions),
+        std::mem::take(&mut d.states),
         sim::obs::STATE_DIM,
         &lengths,
     )
