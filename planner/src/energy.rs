@@ -11,14 +11,16 @@
 //! ```
 //!
 //! with `d` one of the [`Norm`]s, plus, when `head_weight > 0`, `head_weight * ||W (z - goal)||^2`
-//! inside `d` (a linear read-out `W` of a physical quantity, such as the palm position, from
-//! the latent: it weights the latent directions that move that quantity). The last term pulls chosen action components toward a target,
-//! e.g. a gripper command toward the state of the current sub-goal's gripper (all weights 0:
-//! off). Actions are confined to per-dimension bounds `[lower, upper]` by the optimizers (they
-//! project, never penalize). Being plain data, the same energy can be evaluated by the CPU
-//! rollout and by the CUDA kernels and compared in tests; the kernels lack the action-target
-//! term, which the CUDA rollout adds on the host ([`Energy::action_target_cost`],
-//! [`Energy::add_action_target_grad`]): it depends on the actions only.
+//! inside `d` (a linear read-out `W` of a physical quantity, such as the palm position, from the
+//! latent: it weights the latent directions that move that quantity). The last term pulls chosen
+//! action components toward a target, e.g. a gripper command toward the state of the current
+//! sub-goal's gripper (all weights 0: off). Actions are confined to per-dimension bounds
+//! `[lower, upper]` by the optimizers (they project, never penalize). Being plain data, the same
+//! energy can be evaluated by the CPU rollout and by the CUDA kernels and compared in tests; the
+//! kernels lack the action-target term, which the CUDA rollout adds on the host
+//! ([`Energy::action_target_cost`], [`Energy::add_action_target_grad`]): it depends on the
+//! actions only. They lack the head term too, which depends on the predicted latents: the CUDA
+//! rollout refuses an energy with it.
 
 use crate::dims::Dims;
 use crate::error::{PlanError, check_len, ensure};

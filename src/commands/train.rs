@@ -213,7 +213,14 @@ pub fn run(args: &Args) -> Result<()> {
         layout_json(dataset)?,
         source,
     )?;
-    let bytes = add_heads(&bytes, &seqs, cfg.train.val_fraction, &args.data)?;
+    // A head that cannot be fitted must not cost the trained model: write it without heads.
+    let bytes = match add_heads(&bytes, &seqs, cfg.train.val_fraction, &args.data) {
+        Ok(with) => with,
+        Err(e) => {
+            eprintln!("warning: writing the model without heads: {e:#}");
+            bytes
+        }
+    };
     sim::dataset::write_atomic(&args.out, &bytes)?;
     let (val, _, _, erank) = trainer.validate();
     eprintln!(
