@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use world_model::train::data::Sequences;
-use world_model::train::eval::fit_head;
+use world_model::train::eval::fit_heads;
 use world_model::train::modelfile::{load_model, with_heads};
 
 use super::data::{layout_json, load_datasets};
@@ -41,10 +41,11 @@ pub fn add_heads(
     let loaded = load_model(bytes, None).context("loading the model to fit its heads")?;
     let (fit, held) = seqs.split(holdout);
     let names: Vec<String> = data.iter().map(|p| p.display().to_string()).collect();
+    let targets = probe_targets();
+    let fitted =
+        fit_heads(&loaded.model, seqs, &fit, &held, &targets).context("fitting the heads")?;
     let mut heads = Vec::new();
-    for target in probe_targets() {
-        let (head, r2) = fit_head(&loaded.model, seqs, &fit, &held, &target)
-            .with_context(|| format!("fitting the {} head", target.name))?;
+    for (head, r2) in fitted {
         let fitted = format!(
             "ridge regression (lambda 1e-6) on {} episodes of {}; R^2 {r2:.4} on the {} \
              held-out episodes",
@@ -52,7 +53,7 @@ pub fn add_heads(
             names.join(", "),
             held.len()
         );
-        eprintln!("{} head: {fitted}", target.name);
+        eprintln!("{} head: {fitted}", head.name());
         heads.push((head, fitted));
     }
     Ok(with_heads(bytes, &heads)?)

@@ -1,6 +1,6 @@
 //! [`LinearHead`]: a linear map from a latent to a named physical quantity (e.g. the palm
 //! position), fitted after training by ridge regression on encoded training observations
-//! (`world_model::train::eval::fit_head`).
+//! (`world_model::train::eval::fit_heads`).
 //!
 //! The world model is trained without labels; a head is a read-out of what its latents already
 //! hold. The planner uses the palm and cube heads as extra energy terms on *differences* of

@@ -228,7 +228,7 @@ fn concatenated_sources_hold_out_the_tail_of_each() {
 
 #[test]
 fn a_fitted_head_reads_the_state_and_round_trips_through_the_file() {
-    use world_model::train::eval::{ProbeTarget, fit_head};
+    use world_model::train::eval::{ProbeTarget, fit_heads};
     use world_model::train::modelfile::with_heads;
     let data = synthetic(30, 12);
     let mut t = Trainer::new(tiny_config(), &data).unwrap();
@@ -246,7 +246,9 @@ fn a_fitted_head_reads_the_state_and_round_trips_through_the_file() {
         name: "p".into(),
         indices: vec![0, 1],
     };
-    let (head, r2) = fit_head(&plain.model, &data, &fit, &held, &target).unwrap();
+    let (head, r2) = fit_heads(&plain.model, &data, &fit, &held, &[target])
+        .unwrap()
+        .remove(0);
     // The point is a linear function of the observation; a trained latent keeps it.
     assert!(r2 > 0.9, "held-out R^2 {r2}");
     assert_eq!((head.out_dim(), head.latent_dim()), (2, 8));

@@ -287,20 +287,24 @@ fn fit_and_score(
     Ok((head, r2))
 }
 
-/// Fits a [`LinearHead`] named after `target` that reads its state values from `model`'s latents,
-/// by ridge regression on the steps of `fit_eps`, and scores it on `held_eps`: the head and its
-/// held-out R^2 (NaN when `held_eps` is empty).
-pub fn fit_head(
+/// Fits one [`LinearHead`] per target, named after it, that reads its state values from
+/// `model`'s latents, by ridge regression on the steps of `fit_eps`, and scores each on
+/// `held_eps`: the heads and their held-out R^2 (NaN when `held_eps` is empty). The episodes are
+/// encoded once for all targets.
+pub fn fit_heads(
     model: &impl WorldModel,
     seqs: &Sequences,
     fit_eps: &[usize],
     held_eps: &[usize],
-    target: &ProbeTarget,
-) -> Result<(LinearHead, f32), ModelError> {
+    targets: &[ProbeTarget],
+) -> Result<Vec<(LinearHead, f32)>, ModelError> {
     let d = model.dims().latent_dim;
     let fit_z = encode_all(model, seqs, fit_eps)?;
     let held_z = encode_all(model, seqs, held_eps)?;
-    fit_and_score(seqs, d, (&fit_z, fit_eps), (&held_z, held_eps), target)
+    targets
+        .iter()
+        .map(|t| fit_and_score(seqs, d, (&fit_z, fit_eps), (&held_z, held_eps), t))
+        .collect()
 }
 
 /// Evaluates `model` on `seqs` (raw observations): prediction error ratios on `eval_eps` for
