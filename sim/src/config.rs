@@ -43,6 +43,11 @@ pub struct SceneConfig {
     pub finger_stiffness: f32,
     /// Finger motor damping in N s/m (0..=1e4). Default 30.
     pub finger_damping: f32,
+    /// Fastest finger travel in m/s (0..=10; 0 = no limit). With a limit, the motors' position
+    /// target moves toward the commanded open or closed position at this speed instead of
+    /// jumping there, as a real gripper's speed is limited; without one a finger crosses the
+    /// gap at about 1-2 m/s and can fling a cube that stands beside it. Default 0.
+    pub finger_speed: f32,
     /// Palm workspace: smallest corner `[x, y, z]` in m. The z bound is raised, if needed, so the
     /// fingertips stay 5 mm above the table. Default `[-0.25, -0.25, 0.0]`.
     pub workspace_min: [f32; 3],
@@ -84,6 +89,7 @@ impl Default for SceneConfig {
             finger_max_force: 20.0,
             finger_stiffness: 2000.0,
             finger_damping: 30.0,
+            finger_speed: 0.0,
             workspace_min: [-0.25, -0.25, 0.0],
             workspace_max: [0.25, 0.25, 0.35],
             park: [0.0, 0.0, 0.25],
@@ -221,6 +227,7 @@ impl SceneConfig {
         in_range("scene.finger_max_force", self.finger_max_force, 1.0, 200.0)?;
         in_range("scene.finger_stiffness", self.finger_stiffness, 10.0, 1e5)?;
         in_range("scene.finger_damping", self.finger_damping, 0.0, 1e4)?;
+        in_range("scene.finger_speed", self.finger_speed, 0.0, 10.0)?;
         for i in 0..3 {
             in_range("scene.workspace_min", self.workspace_min[i], -1.0, 1.0)?;
             in_range("scene.workspace_max", self.workspace_max[i], -1.0, 1.0)?;

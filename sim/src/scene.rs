@@ -59,6 +59,8 @@ pub struct SceneSnapshot {
     palm_target: [f32; 3],
     palm_vel: [f32; 3],
     grip_closed: bool,
+    finger_target: f32,
+    finger_goal: f32,
 }
 
 /// The tabletop world with its gripper and cube.
@@ -75,6 +77,10 @@ pub struct Scene {
     palm_target: [f32; 3],
     palm_vel: [f32; 3],
     grip_closed: bool,
+    /// The finger motors' position target now, and where it is headed (the commanded open or
+    /// closed position); they differ only while `finger_speed` ramps the target.
+    finger_target: f32,
+    finger_goal: f32,
 }
 
 fn v3(a: [f32; 3]) -> Vector {
@@ -163,6 +169,8 @@ impl Scene {
             palm_target: palm_pos,
             palm_vel: [0.0; 3],
             grip_closed: false,
+            finger_target: open,
+            finger_goal: open,
         }
     }
 
@@ -196,6 +204,7 @@ impl Scene {
                 start[2] + (goal[2] - start[2]) * t,
             ];
             self.world.bodies[self.palm].set_next_kinematic_translation(v3(p));
+            self.ramp_fingers();
             self.world.step();
         }
         let period = self.cfg.control_period();
@@ -211,11 +220,34 @@ impl Scene {
             return;
         }
         self.grip_closed = close;
-        let target = if close {
+        self.finger_goal = if close {
             FINGER_HALF[0]
         } else {
             open_offset(&self.cfg)
         };
+        if self.cfg.finger_speed == 0.0 {
+            self.set_finger_target(self.finger_goal);
+        }
+    }
+
+    /// With a `finger_speed` limit: moves the finger motors' target one physics step's travel
+    /// toward the commanded position.
+    fn ramp_fingers(&mut self) {
+        if self.finger_target == self.finger_goal {
+            return;
+        }
+        let step = self.cfg.finger_speed / self.cfg.physics_hz as f32;
+        let d = self.finger_goal - self.finger_target;
+        let next = if d.abs() <= step {
+            self.finger_goal
+        } else {
+            self.finger_target + step.copysign(d)
+        };
+        self.set_finger_target(next);
+    }
+
+    fn set_finger_target(&mut self, target: f32) {
+        self.finger_target = target;
         for h in self.finger_joints {
             if let Some(j) = self.world.impulse_joints.get_mut(h, true) {
                 j.data.set_motor_position(
@@ -314,6 +346,8 @@ impl Scene {
             palm_target: self.palm_target,
             palm_vel: self.palm_vel,
             grip_closed: self.grip_closed,
+            finger_target: self.finger_target,
+            finger_goal: self.finger_goal,
         }
     }
 
@@ -333,6 +367,8 @@ impl Scene {
         self.palm_target = snap.palm_target;
         self.palm_vel = snap.palm_vel;
         self.grip_closed = snap.grip_closed;
+        self.finger_target = snap.finger_target;
+        self.finger_goal = snap.finger_goal;
     }
 }
 
@@ -359,4 +395,64 @@ pub fn clamp_to_workspace(cfg: &SceneConfig, p: [f32; 3]) -> [f32; 3] {
         out[i] = p[i].clamp(lo, hi);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scene with the palm at grasp height and the cube out of the fingers' way.
+    fn scene(finger_speed: f32) -> Scene {
+        let cfg = SceneConfig {
+            finger_speed,
+            ..SceneConfig::default()
+        };
+        let far = cfg.workspace_max[0];
+        Scene::new(&cfg, [0.0, 0.0, palm_min_z()], [far, far], 0.0)
+    }
+
+    #[test]
+    fn a_finger_speed_limit_slows_the_fingers_to_it() {
+        let open = SceneConfig::default().max_gap;
+        // Both fingers move, so the gap closes at most twice the speed: 2 cm in one control
+        // step (0.1 s) at 0.1 m/s, plus what the motor's lag cannot account for.
+        let mut slow = scene(0.1);
+        slow.control_step([0.0; 3], Some(true));
+        let after_one = slow.finger_gap();
+        assert!(after_one >= open - 0.02 - 1e-3, "{after_one}");
+        assert!(after_one < open - 0.01, "{after_one}: barely moved");
+        // Without the limit the fingers cross the whole gap within the same step.
+        let mut fast = scene(0.0);
+        fast.control_step([0.0; 3], Some(true));
+        assert!(
+            fast.finger_gap() < after_one - 0.02,
+            "{}",
+            fast.finger_gap()
+        );
+        // The limit delays the fingers, it does not stop them: closed after 4 more steps.
+        for _ in 0..4 {
+            slow.control_step([0.0; 3], None);
+        }
+        assert!(slow.finger_gap() < 0.005, "{}", slow.finger_gap());
+    }
+
+    #[test]
+    fn a_snapshot_taken_while_the_fingers_ramp_replays_bit_identically() {
+        let mut s = scene(0.1);
+        s.control_step([0.0; 3], Some(true));
+        let snap = s.snapshot();
+        let run = |s: &mut Scene| -> Vec<u32> {
+            (0..3)
+                .flat_map(|i| {
+                    s.control_step([0.0, 0.0, 0.005], Some(i != 1));
+                    let st = s.state();
+                    [st.finger_gap, st.palm_pos[2]]
+                })
+                .map(f32::to_bits)
+                .collect()
+        };
+        let first = run(&mut s);
+        s.restore(&snap);
+        assert_eq!(run(&mut s), first);
+    }
 }
