@@ -45,8 +45,9 @@ pub struct SceneConfig {
     pub finger_damping: f32,
     /// Fastest finger travel in m/s (0..=10; 0 = no limit). With a limit, the motors' position
     /// target moves toward the commanded open or closed position at this speed instead of
-    /// jumping there, as a real gripper's speed is limited; without one a finger crosses the
-    /// gap at about 1-2 m/s and can fling a cube that stands beside it. Default 0.
+    /// jumping there, as a real gripper's speed is limited; without one the fingers close the
+    /// whole 9 cm gap within one control step and can fling a cube that stands beside them.
+    /// Default 0.
     pub finger_speed: f32,
     /// Palm workspace: smallest corner `[x, y, z]` in m. The z bound is raised, if needed, so the
     /// fingertips stay 5 mm above the table. Default `[-0.25, -0.25, 0.0]`.
