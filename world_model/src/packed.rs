@@ -142,6 +142,15 @@ fn tiles<S: Simd, const MR: usize, const NV: usize>(simd: S, p: Product<'_>) {
     let mut row0 = 0;
     while row0 < p.rows {
         let valid = MR.min(p.rows - row0);
+        if valid <= SINGLE_ROW_TAIL {
+            for r in row0..p.rows {
+                let x = &p.x[r * p.x_stride..][..k];
+                let start = r * p.out_stride + p.out_offset;
+                let out = &mut p.out[start..start + n_pad];
+                single_row::<S>(simd, x, p.b, p.bias, p.epilogue, out);
+            }
+            break;
+        }
         // Transpose the row tile to (k, MR) so the inner loop reads it sequentially; rows past
         // the end are zero and their results are not stored.
         for r in 0..MR {
@@ -201,6 +210,84 @@ fn tiles<S: Simd, const MR: usize, const NV: usize>(simd: S, p: Product<'_>) {
     debug_assert!(n_pad <= p.out_stride);
 }
 
+/// Tails of at most this many rows go through [`single_row`], one row at a time: a row tile
+/// computes all `MR` rows whatever the number of valid ones, so one row (a gradient start per
+/// thread, one encoding) would cost as much as `MR`.
+const SINGLE_ROW_TAIL: usize = 2;
+
+/// One row of a product: `out (n_padded,) = epilogue(x (k,) · b + bias)`, eight vectors of
+/// outputs at a time (enough independent FMA chains to hide their latency), then four, then one.
+/// Every output is `bias + sum_k x[k] * B[k, j]`, accumulated with one FMA per `k` in ascending
+/// `k` from the bias, exactly as in [`micro`], so a row's result is bit-identical whichever
+/// kernel computes it (rollouts are bit-identical for any split of a batch over threads).
+#[inline(always)]
+fn single_row<S: Simd>(
+    simd: S,
+    x: &[f32],
+    b: &PackedMatrix,
+    bias: &[f32],
+    epilogue: Epilogue,
+    out: &mut [f32],
+) {
+    let lanes = S::F32_LANES;
+    let n_pad = b.n_padded();
+    let mut col0 = 0;
+    while col0 + 8 * lanes <= n_pad {
+        row_chunk::<S, 8>(simd, x, b, bias, epilogue, out, col0);
+        col0 += 8 * lanes;
+    }
+    while col0 + 4 * lanes <= n_pad {
+        row_chunk::<S, 4>(simd, x, b, bias, epilogue, out, col0);
+        col0 += 4 * lanes;
+    }
+    while col0 < n_pad {
+        row_chunk::<S, 1>(simd, x, b, bias, epilogue, out, col0);
+        col0 += lanes;
+    }
+}
+
+/// `NV` vectors of outputs of one row, from column `col0` (a multiple of the lane count, so no
+/// vector straddles two panels).
+#[inline(always)]
+fn row_chunk<S: Simd, const NV: usize>(
+    simd: S,
+    x: &[f32],
+    b: &PackedMatrix,
+    bias: &[f32],
+    epilogue: Epilogue,
+    out: &mut [f32],
+    col0: usize,
+) {
+    let (lanes, k) = (S::F32_LANES, b.k);
+    let mut acc = [simd.splat_f32s(0.0); NV];
+    // Offset of each vector's first value in the packed data, at k = 0.
+    let mut base = [0usize; NV];
+    for (v, (a, off)) in acc.iter_mut().zip(&mut base).enumerate() {
+        let j = col0 + v * lanes;
+        *off = (j / PANEL) * k * PANEL + j % PANEL;
+        if !bias.is_empty() {
+            *a = S::as_simd_f32s(&bias[j..j + lanes]).0[0];
+        }
+    }
+    for (kk, &xv) in x.iter().enumerate() {
+        let xs = simd.splat_f32s(xv);
+        let row = kk * PANEL;
+        for (a, &off) in acc.iter_mut().zip(&base) {
+            let bv = &b.data[off + row..][..lanes];
+            *a = simd.mul_add_e_f32s(xs, S::as_simd_f32s(bv).0[0], *a);
+        }
+    }
+    for (v, &a) in acc.iter().enumerate() {
+        let r = match epilogue {
+            Epilogue::Linear => a,
+            Epilogue::Tanh => tanh_simd(simd, a),
+            Epilogue::Relu => simd.max_f32s(a, simd.splat_f32s(0.0)),
+        };
+        let start = col0 + v * lanes;
+        S::as_mut_simd_f32s(&mut out[start..start + lanes]).0[0] = r;
+    }
+}
+
 /// The register-blocked inner loop: `MR` rows times `NV` vectors, over the whole `k`.
 #[inline(always)]
 fn micro<S: Simd, const MR: usize, const NV: usize>(
@@ -244,9 +331,70 @@ mod tests {
         out
     }
 
+    /// `epilogue(x · b + bias)` for `rows` rows of `x (rows, k)`, `(rows, padded(n))`.
+    fn product(x: &[f32], rows: usize, b: &PackedMatrix, bias: &[f32], e: Epilogue) -> Vec<f32> {
+        let stride = b.n_padded();
+        let mut out = vec![f32::NAN; rows * stride];
+        let mut scratch = vec![0.0; MAX_MR * b.k()];
+        Product {
+            x,
+            x_stride: b.k(),
+            rows,
+            b,
+            bias,
+            epilogue: e,
+            out: &mut out,
+            out_stride: stride,
+            out_offset: 0,
+            scratch: &mut scratch,
+        }
+        .run();
+        out
+    }
+
+    #[test]
+    fn a_row_alone_is_bit_identical_to_the_same_row_in_a_tile() {
+        // 17 rows: whole row tiles, then one row (the single-row kernel, with 8- or 4-row tiles)
+        // or a partial tile of five (6-row tiles, AVX2); each row computed alone takes the
+        // single-row kernel, so every row is compared across the two kernels.
+        let (rows, k, n) = (17, 68, 96);
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| ((i * 7 % 29) as f32 - 14.0) * 0.03)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 31) as f32 - 15.0) * 0.02)
+            .collect();
+        let packed = PackedMatrix::from_row_major(&b, k, n);
+        let bias: Vec<f32> = (0..padded(n)).map(|j| j as f32 * 0.003 - 0.1).collect();
+        for e in [Epilogue::Linear, Epilogue::Tanh, Epilogue::Relu] {
+            let all = product(&x, rows, &packed, &bias, e);
+            let stride = packed.n_padded();
+            for r in 0..rows {
+                let alone = product(&x[r * k..(r + 1) * k], 1, &packed, &bias, e);
+                for j in 0..n {
+                    assert_eq!(
+                        all[r * stride + j].to_bits(),
+                        alone[j].to_bits(),
+                        "{e:?} row {r} column {j}: {} in the batch, {} alone",
+                        all[r * stride + j],
+                        alone[j]
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn packed_product_matches_reference() {
-        for &(rows, k, n) in &[(1, 1, 1), (7, 68, 256), (13, 256, 64), (25, 33, 40)] {
+        for &(rows, k, n) in &[
+            (1, 1, 1),
+            (1, 68, 256),
+            (2, 256, 96),
+            (7, 68, 256),
+            (8, 64, 40),
+            (13, 256, 64),
+            (25, 33, 40),
+        ] {
             let x: Vec<f32> = (0..rows * k)
                 .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
                 .collect();
