@@ -37,6 +37,10 @@ pub struct CemConfig {
     pub convergence_std: f32,
     /// Return the lowest-energy sample seen instead of the final mean. Default false.
     pub return_best_sample: bool,
+    /// Make the warm start (the MPC loop's shifted previous plan, projected onto the bounds)
+    /// sample 0 of every iteration, so that a plan that is still the best stays a candidate
+    /// and an elite instead of being lost to sampling noise. Default false.
+    pub keep_warm_start: bool,
     /// Seed of the sampling streams. Default 0.
     pub seed: u64,
 }
@@ -53,6 +57,7 @@ impl Default for CemConfig {
             std_smoothing: 0.0,
             convergence_std: 0.0,
             return_best_sample: false,
+            keep_warm_start: false,
             seed: 0,
         }
     }
@@ -192,6 +197,11 @@ impl<R: Rollout> Optimizer<R> for Cem {
         self.best.copy_from_slice(&self.mean);
         self.num_valid_elites = 0;
         let (n, k) = (self.cfg.num_samples, self.cfg.num_elites);
+        let fixed = usize::from(self.cfg.keep_warm_start);
+        if fixed == 1 {
+            // Row 0 is an input of every sampling round; the rollout leaves it as it is.
+            self.actions[..pl].copy_from_slice(&self.mean);
+        }
         let mut stopped_early = false;
         for it in 0..self.cfg.iterations {
             if !clock.begin_iteration() {
@@ -207,7 +217,7 @@ impl<R: Rollout> Optimizer<R> for Cem {
                     iteration: it as u32,
                 },
                 filter: &self.filter,
-                fixed: 0,
+                fixed,
                 num_samples: n,
             };
             rollout.sample_and_evaluate(

@@ -167,3 +167,40 @@ fn hybrid_reaches_lq_optimum() {
         0.02,
     );
 }
+
+/// CEM with `keep_warm_start` evaluates the warm start in every round: started from the optimum
+/// itself, a tiny population that returns its best sample gives the optimum back; without the
+/// flag its random samples all miss it.
+#[test]
+fn cem_keeps_a_warm_start_that_is_still_the_best() {
+    let run = |keep: bool| {
+        let mut p = lq();
+        let cfg = CemConfig {
+            num_samples: 4,
+            num_elites: 1,
+            iterations: 2,
+            return_best_sample: true,
+            keep_warm_start: keep,
+            ..CemConfig::default()
+        };
+        let mut opt = Cem::new(cfg, dims()).expect("cem");
+        let mut plan = vec![0.0; H * A];
+        let mut stats = SolveStats::with_capacity(2);
+        let problem = Problem {
+            z0: &p.z0,
+            energy: &p.energy,
+            warm_start: &p.optimum,
+            deadline: None,
+        };
+        opt.plan(&mut p.rollout, &problem, &mut plan, &mut stats)
+            .expect("plan");
+        (plan == p.optimum, stats.best_energy - p.e_star)
+    };
+    let (kept_same, kept_gap) = run(true);
+    assert!(kept_same, "the kept warm start is the optimum; gap {kept_gap}");
+    let (lost_same, lost_gap) = run(false);
+    assert!(
+        !lost_same && lost_gap > 1e-3,
+        "without the flag the optimum should be lost to sampling (gap {lost_gap})"
+    );
+}
