@@ -197,7 +197,10 @@ fn cem_keeps_a_warm_start_that_is_still_the_best() {
         (plan == p.optimum, stats.best_energy - p.e_star)
     };
     let (kept_same, kept_gap) = run(true);
-    assert!(kept_same, "the kept warm start is the optimum; gap {kept_gap}");
+    assert!(
+        kept_same,
+        "the kept warm start is the optimum; gap {kept_gap}"
+    );
     let (lost_same, lost_gap) = run(false);
     assert!(
         !lost_same && lost_gap > 1e-3,

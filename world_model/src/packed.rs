@@ -147,7 +147,13 @@ fn tiles<S: Simd, const MR: usize, const NV: usize>(simd: S, p: Product<'_>) {
                 let x = &p.x[r * p.x_stride..][..k];
                 let start = r * p.out_stride + p.out_offset;
                 let out = &mut p.out[start..start + n_pad];
-                single_row::<S>(simd, x, p.b, p.bias, p.epilogue, out);
+                let row = OneRow {
+                    x,
+                    b: p.b,
+                    bias: p.bias,
+                    epilogue: p.epilogue,
+                };
+                single_row::<S>(simd, &row, out);
             }
             break;
         }
@@ -221,43 +227,44 @@ const SINGLE_ROW_TAIL: usize = 2;
 /// `k` from the bias, exactly as in [`micro`], so a row's result is bit-identical whichever
 /// kernel computes it (rollouts are bit-identical for any split of a batch over threads).
 #[inline(always)]
-fn single_row<S: Simd>(
-    simd: S,
-    x: &[f32],
-    b: &PackedMatrix,
-    bias: &[f32],
-    epilogue: Epilogue,
-    out: &mut [f32],
-) {
+fn single_row<S: Simd>(simd: S, row: &OneRow<'_>, out: &mut [f32]) {
     let lanes = S::F32_LANES;
-    let n_pad = b.n_padded();
+    let n_pad = row.b.n_padded();
     let mut col0 = 0;
     while col0 + 8 * lanes <= n_pad {
-        row_chunk::<S, 8>(simd, x, b, bias, epilogue, out, col0);
+        row_chunk::<S, 8>(simd, row, out, col0);
         col0 += 8 * lanes;
     }
     while col0 + 4 * lanes <= n_pad {
-        row_chunk::<S, 4>(simd, x, b, bias, epilogue, out, col0);
+        row_chunk::<S, 4>(simd, row, out, col0);
         col0 += 4 * lanes;
     }
     while col0 < n_pad {
-        row_chunk::<S, 1>(simd, x, b, bias, epilogue, out, col0);
+        row_chunk::<S, 1>(simd, row, out, col0);
         col0 += lanes;
     }
+}
+
+/// The inputs of [`single_row`].
+struct OneRow<'a> {
+    /// `(k,)`.
+    x: &'a [f32],
+    b: &'a PackedMatrix,
+    /// `(n_padded,)` or empty.
+    bias: &'a [f32],
+    epilogue: Epilogue,
 }
 
 /// `NV` vectors of outputs of one row, from column `col0` (a multiple of the lane count, so no
 /// vector straddles two panels).
 #[inline(always)]
-fn row_chunk<S: Simd, const NV: usize>(
-    simd: S,
-    x: &[f32],
-    b: &PackedMatrix,
-    bias: &[f32],
-    epilogue: Epilogue,
-    out: &mut [f32],
-    col0: usize,
-) {
+fn row_chunk<S: Simd, const NV: usize>(simd: S, row: &OneRow<'_>, out: &mut [f32], col0: usize) {
+    let OneRow {
+        x,
+        b,
+        bias,
+        epilogue,
+    } = *row;
     let (lanes, k) = (S::F32_LANES, b.k);
     let mut acc = [simd.splat_f32s(0.0); NV];
     // Offset of each vector's first value in the packed data, at k = 0.
@@ -271,9 +278,9 @@ fn row_chunk<S: Simd, const NV: usize>(
     }
     for (kk, &xv) in x.iter().enumerate() {
         let xs = simd.splat_f32s(xv);
-        let row = kk * PANEL;
+        let k_off = kk * PANEL;
         for (a, &off) in acc.iter_mut().zip(&base) {
-            let bv = &b.data[off + row..][..lanes];
+            let bv = &b.data[off + k_off..][..lanes];
             *a = simd.mul_add_e_f32s(xs, S::as_simd_f32s(bv).0[0], *a);
         }
     }
