@@ -414,21 +414,7 @@ mod tests {
             }
             let packed = PackedMatrix::from_row_major(&b, k, n);
             let stride = padded(n);
-            let mut out = vec![f32::NAN; rows * stride];
-            let mut scratch = vec![0.0; MAX_MR * k];
-            Product {
-                x: &x,
-                x_stride: k,
-                rows,
-                b: &packed,
-                bias: &bias,
-                epilogue: Epilogue::Linear,
-                out: &mut out,
-                out_stride: stride,
-                out_offset: 0,
-                scratch: &mut scratch,
-            }
-            .run();
+            let out = product(&x, rows, &packed, &bias, Epilogue::Linear);
             let expected = reference(&x, rows, k, &b, n, &bias);
             for r in 0..rows {
                 for j in 0..n {
