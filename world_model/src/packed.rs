@@ -338,6 +338,13 @@ mod tests {
         out
     }
 
+    /// `(len,)` test values `((i * step % modulus) - modulus / 2) * scale`, signed and varied.
+    fn pattern(len: usize, step: usize, modulus: usize, scale: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * step % modulus) as f32 - (modulus / 2) as f32) * scale)
+            .collect()
+    }
+
     /// `epilogue(x · b + bias)` for `rows` rows of `x (rows, k)`, `(rows, padded(n))`.
     fn product(x: &[f32], rows: usize, b: &PackedMatrix, bias: &[f32], e: Epilogue) -> Vec<f32> {
         let stride = b.n_padded();
@@ -365,12 +372,8 @@ mod tests {
         // or a partial tile of five (6-row tiles, AVX2); each row computed alone takes the
         // single-row kernel, so every row is compared across the two kernels.
         let (rows, k, n) = (17, 68, 96);
-        let x: Vec<f32> = (0..rows * k)
-            .map(|i| ((i * 7 % 29) as f32 - 14.0) * 0.03)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 5 % 31) as f32 - 15.0) * 0.02)
-            .collect();
+        let x = pattern(rows * k, 7, 29, 0.03);
+        let b = pattern(k * n, 5, 31, 0.02);
         let packed = PackedMatrix::from_row_major(&b, k, n);
         let bias: Vec<f32> = (0..padded(n)).map(|j| j as f32 * 0.003 - 0.1).collect();
         for e in [Epilogue::Linear, Epilogue::Tanh, Epilogue::Relu] {
@@ -402,12 +405,8 @@ mod tests {
             (13, 256, 64),
             (25, 33, 40),
         ] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.05)
-                .collect();
+            let x = pattern(rows * k, 7, 13, 0.1);
+            let b = pattern(k * n, 5, 11, 0.05);
             let mut bias = vec![0.0f32; padded(n)];
             for (j, v) in bias.iter_mut().enumerate().take(n) {
                 *v = j as f32 * 0.01;
