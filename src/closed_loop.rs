@@ -41,6 +41,9 @@ pub struct LoopConfig {
     /// the gripper state, for models whose latents barely tell an open grasp from a closed one.
     /// Default 0 (off). The CUDA rollout adds this term on the host.
     pub grip_weight: f32,
+    /// `grip_weight` for particular tasks, keyed by task name (`reach`, `push`, `pick_place`),
+    /// e.g. `grip_weight_by_task = { pick_place = 1.0 }`. Default none.
+    pub grip_weight_by_task: BTreeMap<String, f32>,
     /// Weight (>= 0) of an energy term on the palm position: `||W (z - g)||^2` with `W` the
     /// model's `palm_pos` head (a linear read-out of the palm position, in metres, from the
     /// latent; `ebmpc fit-head`), added to the goal distance wherever it is weighed. It singles
@@ -125,6 +128,7 @@ impl Default for LoopConfig {
             magnitude_weight: 1e-3,
             smoothness_weight: 0.0,
             grip_weight: 0.0,
+            grip_weight_by_task: BTreeMap::new(),
             palm_weight: 0.0,
             cube_weight: 0.0,
             deadline_ms: 0.0,
@@ -205,6 +209,11 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     /// counts as closed.
     gap_index: usize,
     closed_below: f32,
+}
+
+/// The value `by_task` holds for `task`, else `default`.
+fn for_task(by_task: &BTreeMap<String, f32>, task: TaskKind, default: f32) -> f32 {
+    by_task.get(task.name()).copied().unwrap_or(default)
 }
 
 /// Index of the grip command in an action (`sim::Env::step`: `[dx, dy, dz, grip]`).
@@ -331,11 +340,16 @@ impl<R: RolloutGrad> LatentPlanner<R> {
 
     /// The sub-goal ratio for episodes of `task`.
     fn ratio_for(&self, task: TaskKind) -> f32 {
-        self.cfg
-            .subgoal_ratio_by_task
-            .get(task.name())
-            .copied()
-            .unwrap_or(self.cfg.subgoal_ratio)
+        for_task(
+            &self.cfg.subgoal_ratio_by_task,
+            task,
+            self.cfg.subgoal_ratio,
+        )
+    }
+
+    /// The gripper term's weight for episodes of `task`.
+    fn grip_weight_for(&self, task: TaskKind) -> f32 {
+        for_task(&self.cfg.grip_weight_by_task, task, self.cfg.grip_weight)
     }
 
     /// The grip command of the gripper state in `obs`: +1 closed, -1 open.
@@ -426,6 +440,7 @@ impl<R: RolloutGrad> ClosedLoop for LatentPlanner<R> {
             .start;
         self.closed_below = 0.5 * env.config().scene.max_gap;
         self.energy.action_target[GRIP_ACTION] = self.grip_of(&goal);
+        self.energy.target_weight[GRIP_ACTION] = self.grip_weight_for(env.task());
         if self.subgoals.enabled {
             self.subgoals.ratio = self.ratio_for(env.task());
             self.retry_lost = self
@@ -917,5 +932,28 @@ pub(crate) mod tests {
         assert_eq!(p.grip_targets, [o, o, c, c, c, c, o, o]);
         p.plan(&env, &obs).unwrap();
         assert_eq!(p.energy.action_target[3], p.grip_targets[p.subgoals.index]);
+    }
+
+    #[test]
+    fn a_task_s_own_grip_weight_replaces_the_common_one_at_the_episode_start() {
+        let cfg = LoopConfig {
+            grip_weight: 0.1,
+            grip_weight_by_task: std::collections::BTreeMap::from([(
+                "pick_place".to_string(),
+                1.0,
+            )]),
+            ..small_subgoal_config()
+        };
+        let mut weights = Vec::new();
+        for task in [TaskKind::PickPlace, TaskKind::Push] {
+            let mut env = Env::new(SimConfig::default(), task, ObsMode::State).unwrap();
+            let obs = env.reset(5);
+            let model = Ensemble::new(vec![identity_model(obs.len())]).unwrap();
+            let opt = OptimizerKind::Cem.default_config();
+            let mut p = LatentPlanner::new(model, opt, &cfg).unwrap();
+            p.start(&env).unwrap();
+            weights.push(p.energy.target_weight[super::GRIP_ACTION]);
+        }
+        assert_eq!(weights, [1.0, 0.1]);
     }
 }

@@ -145,6 +145,14 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
             );
         }
     }
+    for (task, &w) in &c.grip_weight_by_task {
+        task.parse::<TaskKind>().with_context(|| {
+            format!("config key `planner.grip_weight_by_task` names task `{task}`")
+        })?;
+        if !(w.is_finite() && w >= 0.0) {
+            bail!("config key `planner.grip_weight_by_task.{task}` = {w} must be finite and >= 0");
+        }
+    }
     for task in &c.subgoal_retry_lost {
         task.parse::<TaskKind>().with_context(|| {
             format!("config key `planner.subgoal_retry_lost` names task `{task}`")

@@ -217,6 +217,15 @@ fn planner_keys_are_checked_and_errors_name_them() {
         "subgoal_ratio_by_task = { push = 1.5 }",
         &["subgoal_ratio_by_task.push` = 1.5 is out of range"],
     );
+    ok(run("grip_weight_by_task = { pick_place = 1.0 }"));
+    fails_with(
+        "grip_weight_by_task = { pick = 1.0 }",
+        &["grip_weight_by_task", "`pick`"],
+    );
+    fails_with(
+        "grip_weight_by_task = { push = -1.0 }",
+        &["grip_weight_by_task.push` = -1 must be finite and >= 0"],
+    );
     ok(run("subgoal_retry_lost = [\"pick_place\"]"));
     fails_with(
         "subgoal_retry_lost = [\"pick\"]",
