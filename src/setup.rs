@@ -102,6 +102,15 @@ impl ModelSpec {
     }
 }
 
+/// Every name in `names` is a task; the error names the `[planner]` key and the bad name.
+fn task_names<'a>(key: &str, names: impl Iterator<Item = &'a String>) -> Result<()> {
+    for task in names {
+        task.parse::<TaskKind>()
+            .with_context(|| format!("config key `planner.{key}` names task `{task}`"))?;
+    }
+    Ok(())
+}
+
 /// Range-checks the loop settings; errors name the key.
 pub fn check_loop(c: &LoopConfig) -> Result<()> {
     if !(1..=256).contains(&c.horizon) {
@@ -135,29 +144,21 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
             c.subgoal_ratio
         );
     }
+    task_names("subgoal_ratio_by_task", c.subgoal_ratio_by_task.keys())?;
     for (task, &r) in &c.subgoal_ratio_by_task {
-        task.parse::<TaskKind>().with_context(|| {
-            format!("config key `planner.subgoal_ratio_by_task` names task `{task}`")
-        })?;
         if !(r > 0.0 && r < 1.0) {
             bail!(
                 "config key `planner.subgoal_ratio_by_task.{task}` = {r} is out of range: (0, 1)"
             );
         }
     }
+    task_names("grip_weight_by_task", c.grip_weight_by_task.keys())?;
     for (task, &w) in &c.grip_weight_by_task {
-        task.parse::<TaskKind>().with_context(|| {
-            format!("config key `planner.grip_weight_by_task` names task `{task}`")
-        })?;
         if !(w.is_finite() && w >= 0.0) {
             bail!("config key `planner.grip_weight_by_task.{task}` = {w} must be finite and >= 0");
         }
     }
-    for task in &c.subgoal_retry_lost {
-        task.parse::<TaskKind>().with_context(|| {
-            format!("config key `planner.subgoal_retry_lost` names task `{task}`")
-        })?;
-    }
+    task_names("subgoal_retry_lost", c.subgoal_retry_lost.iter())?;
     if !(c.deadline_ms.is_finite() && c.deadline_ms >= 0.0) {
         bail!(
             "config key `planner.deadline_ms` = {} must be finite and >= 0",
