@@ -10,6 +10,7 @@
 //! - [`model`]: [`MlpWorldModel`], an optional encoder (conv stem + MLP, or MLP) plus a residual
 //!   predictor.
 //! - [`head`]: [`LinearHead`], a linear read-out of a physical quantity from a latent.
+//! - [`value`]: [`GoalValue`], a learned goal-conditioned cost-to-go in latent space.
 //! - [`ensemble`]: [`Ensemble`], several models planned through as one (energies averaged).
 //! - [`io`]: safetensors reading with shape, dtype and finiteness checks.
 //! - [`w1`]: the W1 reference workload.
@@ -28,6 +29,7 @@ pub mod packed;
 pub mod probe;
 pub mod seam;
 pub mod train;
+pub mod value;
 pub mod w1;
 
 pub use activation::Activation;
@@ -39,4 +41,5 @@ pub use io::TensorFile;
 pub use mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
 pub use model::MlpWorldModel;
 pub use seam::{DifferentiableWorldModel, ModelDims, WorldModel};
+pub use value::GoalValue;
 pub use w1::W1Workload;

@@ -15,6 +15,8 @@ use crate::head::LinearHead;
 use crate::io::TensorFile;
 use crate::mlp::{BLOCK_ROWS, LayerNormParams, Linear, Mlp, MlpSpec, MlpWorkspace};
 use crate::seam::{DifferentiableWorldModel, ModelDims, WorldModel};
+use crate::value::GoalValue;
+use std::sync::Arc;
 
 /// Encoder (optional, with an optional conv stem in front) and residual predictor.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,9 @@ pub struct MlpWorldModel {
     dims: ModelDims,
     /// Read-outs of physical quantities from the latent (not used by `encode` or `step`).
     heads: Vec<LinearHead>,
+    /// The learned goal-conditioned cost-to-go, if the file has one (not used by `encode` or
+    /// `step`; the planner's energy holds it).
+    value: Option<Arc<GoalValue>>,
 }
 
 /// Scratch of one thread evaluating an [`MlpWorldModel`].
@@ -68,6 +73,7 @@ impl MlpWorldModel {
             encoder,
             predictor,
             heads: Vec::new(),
+            value: None,
             dims: ModelDims {
                 obs_dim,
                 latent_dim,
@@ -124,6 +130,26 @@ impl MlpWorldModel {
         }
         self.heads = heads;
         Ok(self)
+    }
+
+    /// The model with `value` attached (replacing any it had); it must read `latent_dim`.
+    pub fn with_value(mut self, value: Option<GoalValue>) -> Result<Self, ModelError> {
+        if let Some(v) = &value
+            && v.latent_dim() != self.dims.latent_dim
+        {
+            return Err(ModelError::InvalidSpec(format!(
+                "the goal value reads {} latent values, the model's latent has {}",
+                v.latent_dim(),
+                self.dims.latent_dim
+            )));
+        }
+        self.value = value.map(Arc::new);
+        Ok(self)
+    }
+
+    /// The learned goal-conditioned cost-to-go, if the model has one.
+    pub fn value(&self) -> Option<&Arc<GoalValue>> {
+        self.value.as_ref()
     }
 
     /// The head named `name`, if the model has one.

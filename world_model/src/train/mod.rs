@@ -13,4 +13,5 @@ pub mod modelfile;
 pub mod net;
 pub mod params;
 pub mod trainer;
+pub mod value_fit;
 pub mod vicreg;

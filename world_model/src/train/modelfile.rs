@@ -24,6 +24,7 @@ use crate::mlp::{LayerNormParams, Linear, Mlp, MlpSpec};
 use crate::model::MlpWorldModel;
 use crate::train::config::TrainConfig;
 use crate::train::trainer::Trainer;
+use crate::value::GoalValue;
 
 /// Format name in the metadata.
 pub const MODEL_FORMAT: &str = "ebmpc-model";
@@ -56,6 +57,10 @@ pub struct ModelMeta {
     pub heads: Vec<HeadMeta>,
     /// Predictor architecture (input: `[z, a]`, output added to `z`).
     pub predictor: MlpSpec,
+    /// The learned goal-conditioned cost-to-go stored with the model (absent in files without
+    /// one; [`crate::value`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<ValueMeta>,
     /// Observation mode (`state` or `depth`).
     pub obs_mode: String,
     /// The observation layout the model was trained on (as the dataset stores it).
@@ -80,6 +85,19 @@ pub struct HeadMeta {
     /// Output width.
     pub dim: usize,
     /// How it was fitted (data, episodes, held-out R^2), for people reading the file.
+    pub fitted: String,
+}
+
+/// The goal value's entry in the metadata; its tensors are `value.{i}.weight` `[out, in]`,
+/// `value.{i}.bias` `[out]` and, with LayerNorm, `value.{i}.norm.weight` / `.norm.bias` `[out]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueMeta {
+    /// Architecture: `[z, g]` (`2 * latent_dim`) in, 1 out.
+    pub spec: MlpSpec,
+    /// Control steps per unit of the network's output.
+    pub steps_per_unit: f32,
+    /// How it was trained (data, objective, held-out error), for people reading the file.
     pub fitted: String,
 }
 
@@ -164,6 +182,7 @@ impl Trainer {
             conv: self.encoder.conv.as_ref().map(|c| c.spec.clone()),
             heads: Vec::new(),
             predictor: self.predictor.spec.clone(),
+            value: None,
             obs_mode: obs_mode.into(),
             obs_layout,
             normalization: "per dimension (obs - normalizer.mean) / normalizer.std, std floored \
@@ -273,7 +292,15 @@ pub fn load_model(
         let bias = file.take_f32(&format!("head.{}.bias", h.name), &[h.dim])?;
         heads.push(LinearHead::new(&h.name, weight, bias, meta.latent_dim)?);
     }
-    let model = model.with_heads(heads)?;
+    let mut model = model.with_heads(heads)?;
+    if let Some(v) = &meta.value {
+        let mlp = take_mlp(&mut file, &v.spec, "value.", None)?;
+        model = model.with_value(Some(GoalValue::new(
+            mlp,
+            meta.latent_dim,
+            v.steps_per_unit,
+        )?))?;
+    }
     file.finish()?;
     Ok(LoadedModel { meta, model })
 }
@@ -330,6 +357,64 @@ pub fn with_heads(bytes: &[u8], heads: &[(LinearHead, String)]) -> Result<Vec<u8
             fitted: fitted.clone(),
         });
     }
+    let json = serde_json::to_string(&meta).map_err(|e| ModelError::Format(e.to_string()))?;
+    tensors_to_bytes(&tensors, META_KEY, json)
+}
+
+/// The model file `bytes` with `value` (and its [`ValueMeta::fitted`] text) stored in it,
+/// replacing any goal value it had; every other tensor and metadata field is kept.
+pub fn with_value(bytes: &[u8], value: &GoalValue, fitted: &str) -> Result<Vec<u8>, ModelError> {
+    let json = read_meta_json(bytes, META_KEY)?;
+    let mut meta: ModelMeta = serde_json::from_str(&json)
+        .map_err(|e| ModelError::Format(format!("model metadata: {e}")))?;
+    if value.latent_dim() != meta.latent_dim {
+        return Err(ModelError::InvalidSpec(format!(
+            "the goal value reads {} latent values, the model's latent has {}",
+            value.latent_dim(),
+            meta.latent_dim
+        )));
+    }
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
+    let mut file = TensorFile::from_bytes(bytes)?;
+    let mut tensors = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    for name in names.into_iter().filter(|n| !n.starts_with("value.")) {
+        let shape = st
+            .tensor(&name)
+            .map_err(|e| ModelError::Format(e.to_string()))?
+            .shape()
+            .to_vec();
+        let values = file.take_f32(&name, &shape)?;
+        tensors.push((name, shape, values));
+    }
+    let mlp = value.mlp();
+    for (i, (l, (din, dout))) in mlp
+        .linears()
+        .iter()
+        .zip(mlp.spec().layer_dims())
+        .enumerate()
+    {
+        tensors.push((
+            format!("value.{i}.weight"),
+            vec![dout, din],
+            l.weight.clone(),
+        ));
+        tensors.push((format!("value.{i}.bias"), vec![dout], l.bias.clone()));
+        if let Some(n) = mlp.norms().get(i) {
+            tensors.push((
+                format!("value.{i}.norm.weight"),
+                vec![dout],
+                n.gamma.clone(),
+            ));
+            tensors.push((format!("value.{i}.norm.bias"), vec![dout], n.beta.clone()));
+        }
+    }
+    meta.value = Some(ValueMeta {
+        spec: mlp.spec().clone(),
+        steps_per_unit: value.steps_per_unit(),
+        fitted: fitted.to_string(),
+    });
     let json = serde_json::to_string(&meta).map_err(|e| ModelError::Format(e.to_string()))?;
     tensors_to_bytes(&tensors, META_KEY, json)
 }
