@@ -186,6 +186,14 @@ impl CudaRollout {
             ))
             .into());
         }
+        if energy.has_value() {
+            return Err(KernelError::Unsupported(format!(
+                "the kernels lack the energy's learned value term (value_weight {}, running {}, \
+                 set by planner.value_weight); plan on the CPU backend",
+                energy.value_weight, energy.value_running_weight
+            ))
+            .into());
+        }
         let k = energies.len();
         check_len("z0", z0.len(), d.latent_dim)?;
         check_len("actions", actions.len(), k * d.plan_len())?;

@@ -21,10 +21,21 @@
 //! ([`Energy::action_target_cost`], [`Energy::add_action_target_grad`]): it depends on the
 //! actions only. They lack the head term too, which depends on the predicted latents: the CUDA
 //! rollout refuses an energy with it.
+//!
+//! A learned term closes the horizon: with a goal value `V` ([`world_model::GoalValue`], a
+//! goal-conditioned cost-to-go in control steps, trained from recorded episodes),
+//!
+//! ```text
+//! E += value_weight * V(z_H, goal) + value_running_weight * sum_{t=1..H} V(z_t, goal)
+//! ```
+//!
+//! CPU rollouts only, for now: the CUDA rollout refuses an energy with it.
 
 use crate::dims::Dims;
 use crate::error::{PlanError, check_len, ensure};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use world_model::GoalValue;
 
 /// Distance between a predicted latent and the goal latent.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -71,6 +82,12 @@ pub struct Energy {
     pub head: Vec<f32>,
     /// Weight of the head term `||W (z - goal)||^2`, added to `d` (>= 0; 0: off).
     pub head_weight: f32,
+    /// The learned goal-conditioned cost-to-go (None: no value term).
+    pub value: Option<Arc<GoalValue>>,
+    /// Weight of `V(z_H, goal)` at the last predicted latent (>= 0; 0: off).
+    pub value_weight: f32,
+    /// Weight of `V(z_t, goal)` at every predicted latent (>= 0; 0: off).
+    pub value_running_weight: f32,
     /// `(action_dim,)` lower action bounds.
     pub lower: Vec<f32>,
     /// `(action_dim,)` upper action bounds, each >= the lower bound.
@@ -91,6 +108,9 @@ impl Energy {
             target_weight: vec![0.0; action_dim],
             head: Vec::new(),
             head_weight: 0.0,
+            value: None,
+            value_weight: 0.0,
+            value_running_weight: 0.0,
             lower: vec![-1.0; action_dim],
             upper: vec![1.0; action_dim],
         }
@@ -122,6 +142,8 @@ impl Energy {
             ("magnitude_weight", self.magnitude_weight),
             ("smoothness_weight", self.smoothness_weight),
             ("head_weight", self.head_weight),
+            ("value_weight", self.value_weight),
+            ("value_running_weight", self.value_running_weight),
         ] {
             ensure(w.is_finite() && w >= 0.0, key, || {
                 format!("must be finite and >= 0, got {w}")
@@ -146,6 +168,25 @@ impl Energy {
             "head_weight",
             || format!("is {} but the head is empty", self.head_weight),
         )?;
+        match &self.value {
+            Some(v) => ensure(v.latent_dim() == dims.latent_dim, "value", || {
+                format!(
+                    "reads latents of width {}, the planner's are {}",
+                    v.latent_dim(),
+                    dims.latent_dim
+                )
+            })?,
+            None => ensure(
+                self.value_weight == 0.0 && self.value_running_weight == 0.0,
+                "value_weight",
+                || {
+                    format!(
+                        "is {} (running {}) but there is no value network",
+                        self.value_weight, self.value_running_weight
+                    )
+                },
+            )?,
+        }
         if let Norm::SmoothL1 { beta } = self.norm {
             ensure(beta.is_finite() && beta > 0.0, "norm.beta", || {
                 format!("must be > 0, got {beta}")
@@ -174,6 +215,11 @@ impl Energy {
         self.target_weight.clone_from(&other.target_weight);
         self.head.clone_from(&other.head);
         self.head_weight = other.head_weight;
+        if self.value.as_ref().map(Arc::as_ptr) != other.value.as_ref().map(Arc::as_ptr) {
+            self.value.clone_from(&other.value);
+        }
+        self.value_weight = other.value_weight;
+        self.value_running_weight = other.value_running_weight;
         self.norm = other.norm;
         self.terminal_weight = other.terminal_weight;
         self.running_weight = other.running_weight;
@@ -189,6 +235,19 @@ impl Energy {
             } else {
                 0.0
             }
+    }
+
+    /// Weight of the value term at predicted step `t` (1-based) of `horizon`; 0 without a value.
+    pub fn value_weight_at(&self, t: usize, horizon: usize) -> f32 {
+        if self.value.is_none() {
+            return 0.0;
+        }
+        self.value_running_weight + if t == horizon { self.value_weight } else { 0.0 }
+    }
+
+    /// Whether the learned value term is on.
+    pub fn has_value(&self) -> bool {
+        self.value.is_some() && (self.value_weight != 0.0 || self.value_running_weight != 0.0)
     }
 
     /// Distance `d(z, goal)` (with the head term); `z` is `(latent_dim,)`.
@@ -419,6 +478,9 @@ mod tests {
             target_weight: vec![0.0, 0.7],
             head: Vec::new(),
             head_weight: 0.0,
+            value: None,
+            value_weight: 0.0,
+            value_running_weight: 0.0,
             lower: vec![-1.0; 2],
             upper: vec![1.0; 2],
         }

@@ -10,7 +10,8 @@ use crate::dims::Dims;
 use crate::energy::Energy;
 use crate::error::PlanError;
 use crate::sampling::{SampleRequest, draw_sample};
-use world_model::{DifferentiableWorldModel, WorldModel};
+use world_model::mlp::MlpWorkspace;
+use world_model::{DifferentiableWorldModel, GoalValue, WorldModel};
 
 /// Batched evaluation of action sequences.
 pub trait Rollout {
@@ -99,6 +100,46 @@ pub struct BlockScratch<W> {
     ga: Vec<f32>,
     /// `(ROLLOUT_BLOCK,)` energies of a block.
     cost: Vec<f32>,
+    /// Scratch of the energy's value term, sized the first time an energy has one (warm-up).
+    value: Option<ValueScratch>,
+}
+
+/// Scratch of the learned value term of one thread.
+#[derive(Debug)]
+struct ValueScratch {
+    /// The sizes it was made for: tape width, horizon, and the network's block and input
+    /// strides.
+    key: (usize, usize, usize, usize),
+    ws: MlpWorkspace,
+    /// `(ROLLOUT_BLOCK,)` values, then per-row weights in the backward pass.
+    out: Vec<f32>,
+    /// `(horizon, ROLLOUT_BLOCK, tape_width)`.
+    tape: Vec<f32>,
+    tape_width: usize,
+}
+
+/// The value scratch for `v` and `horizon`, (re)allocated when it was sized for other sizes.
+fn value_scratch<'s>(
+    slot: &'s mut Option<ValueScratch>,
+    v: &std::sync::Arc<GoalValue>,
+    horizon: usize,
+) -> &'s mut ValueScratch {
+    let m = v.mlp();
+    let key = (v.tape_width(), horizon, m.block_stride(), m.input_stride());
+    if slot.as_ref().is_none_or(|s| s.key != key) {
+        let tape_width = v.tape_width();
+        *slot = Some(ValueScratch {
+            key,
+            ws: v.workspace(),
+            out: vec![0.0; ROLLOUT_BLOCK],
+            tape: vec![0.0; horizon * ROLLOUT_BLOCK * tape_width],
+            tape_width,
+        });
+    }
+    match slot {
+        Some(s) => s,
+        None => unreachable!("filled above"),
+    }
 }
 
 impl<W> BlockScratch<W> {
@@ -121,6 +162,7 @@ impl<W> BlockScratch<W> {
             gz_prev: vec![0.0; if grad { b * d } else { 0 }],
             ga: vec![0.0; if grad { b * a } else { 0 }],
             cost: vec![0.0; b],
+            value: None,
         }
     }
 }
@@ -168,6 +210,20 @@ pub fn evaluate_rows<M: WorldModel>(
             if w != 0.0 {
                 for r in 0..n {
                     s.cost[r] += w * energy.distance(&cur[r * d..(r + 1) * d]);
+                }
+            }
+            let vw = energy.value_weight_at(t + 1, h);
+            if let (true, Some(v)) = (vw != 0.0, &energy.value) {
+                let vs = value_scratch(&mut s.value, v, h);
+                v.eval_block(
+                    &cur[..n * d],
+                    &energy.goal,
+                    &mut vs.ws,
+                    None,
+                    &mut vs.out[..n],
+                )?;
+                for (c, val) in s.cost[..n].iter_mut().zip(&vs.out) {
+                    *c += vw * val;
                 }
             }
         }
@@ -232,6 +288,22 @@ pub fn grad_rows<M: DifferentiableWorldModel>(
                     s.cost[r] += w * energy.distance(&after[r * d..(r + 1) * d]);
                 }
             }
+            let vw = energy.value_weight_at(t + 1, h);
+            if let (true, Some(v)) = (vw != 0.0, &energy.value) {
+                let vs = value_scratch(&mut s.value, v, h);
+                let vt = ROLLOUT_BLOCK * vs.tape_width;
+                let tape = &mut vs.tape[t * vt..t * vt + n * vs.tape_width];
+                v.eval_block(
+                    &after[..n * d],
+                    &energy.goal,
+                    &mut vs.ws,
+                    Some(tape),
+                    &mut vs.out[..n],
+                )?;
+                for (c, val) in s.cost[..n].iter_mut().zip(&vs.out) {
+                    *c += vw * val;
+                }
+            }
         }
         s.gz[..n * d].fill(0.0);
         for t in (1..=h).rev() {
@@ -241,6 +313,14 @@ pub fn grad_rows<M: DifferentiableWorldModel>(
                     let z = &s.zs[t * bd + r * d..t * bd + (r + 1) * d];
                     energy.add_distance_grad(z, w, &mut s.gz[r * d..(r + 1) * d]);
                 }
+            }
+            let vw = energy.value_weight_at(t, h);
+            if let (true, Some(v)) = (vw != 0.0, &energy.value) {
+                let vs = value_scratch(&mut s.value, v, h);
+                let vt = ROLLOUT_BLOCK * vs.tape_width;
+                let tape = &vs.tape[(t - 1) * vt..(t - 1) * vt + n * vs.tape_width];
+                vs.out[..n].fill(vw);
+                v.add_grad_block(&vs.out[..n], tape, &mut vs.ws, &mut s.gz[..n * d])?;
             }
             let tape = &s.tape[(t - 1) * bt..(t - 1) * bt + n * tw];
             model.step_vjp(
