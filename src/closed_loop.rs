@@ -54,6 +54,14 @@ pub struct LoopConfig {
     /// The same with the model's `cube_pos` head (the cube's centre): weight (>= 0) of
     /// `||W_cube (z - g)||^2`. Default 0 (off); CPU backend only.
     pub cube_weight: f32,
+    /// Weight (>= 0) of the model's learned goal value at the last predicted latent:
+    /// `w x V(z_H, goal)`, `V` the estimated control steps from the predicted state to the
+    /// goal (`world_model::GoalValue`, `ebmpc fit-value`). It closes the horizon: states on the
+    /// way to the goal (an open gripper at the cube, a lifted cube) cost less even where they
+    /// are farther in latent distance. Default 0 (off); CPU backend only.
+    pub value_weight: f32,
+    /// Weight (>= 0) of the learned goal value at every predicted latent. Default 0 (off).
+    pub value_running_weight: f32,
     /// Weight of the squared difference of consecutive planned actions (>= 0): it discourages
     /// plans that swing between the action bounds. Default 0.
     pub smoothness_weight: f32,
@@ -131,6 +139,8 @@ impl Default for LoopConfig {
             grip_weight_by_task: BTreeMap::new(),
             palm_weight: 0.0,
             cube_weight: 0.0,
+            value_weight: 0.0,
+            value_running_weight: 0.0,
             deadline_ms: 0.0,
             subgoals: false,
             subgoal_source: SubgoalSource::Phases,
@@ -211,6 +221,21 @@ pub struct LatentPlanner<R: RolloutGrad = CpuRollout<Learned>> {
     closed_below: f32,
 }
 
+/// The learned goal value of a single model, for `planner.value_weight`; the error says how to
+/// add one, or that an ensemble cannot use it (its latent concatenates the members').
+fn goal_value(model: &Learned) -> Result<Arc<world_model::GoalValue>> {
+    let Some(single) = model.single() else {
+        anyhow::bail!(
+            "planner.value_weight needs a single model; this is an ensemble of {}",
+            model.members().len()
+        );
+    };
+    single.value().cloned().context(
+        "planner.value_weight > 0 needs a model with a learned goal value; add one with \
+         `ebmpc fit-value --model FILE --data DATASET...`",
+    )
+}
+
 /// The value `by_task` holds for `task`, else `default`.
 fn for_task(by_task: &BTreeMap<String, f32>, task: TaskKind, default: f32) -> f32 {
     by_task.get(task.name()).copied().unwrap_or(default)
@@ -238,13 +263,19 @@ impl LatentPlanner<kernels::CudaRollout> {
     /// CUDA driver, NVRTC or device is usable, or when `model` is an ensemble of several (the
     /// kernels evaluate one MLP).
     pub fn new_cuda(model: Learned, opt: OptimizerConfig, cfg: &LoopConfig) -> Result<Self> {
-        for (key, w) in [
-            ("planner.palm_weight", cfg.palm_weight),
-            ("planner.cube_weight", cfg.cube_weight),
+        for (key, w, term) in [
+            ("planner.palm_weight", cfg.palm_weight, "head"),
+            ("planner.cube_weight", cfg.cube_weight, "head"),
+            ("planner.value_weight", cfg.value_weight, "learned value"),
+            (
+                "planner.value_running_weight",
+                cfg.value_running_weight,
+                "learned value",
+            ),
         ] {
             if w > 0.0 {
                 anyhow::bail!(
-                    "{key} = {w} needs the CPU backend: the CUDA kernels lack the head term"
+                    "{key} = {w} needs the CPU backend: the CUDA kernels lack the {term} term"
                 );
             }
         }
@@ -318,6 +349,11 @@ impl<R: RolloutGrad> LatentPlanner<R> {
             ],
         )?;
         energy.head_weight = if energy.head.is_empty() { 0.0 } else { 1.0 };
+        if cfg.value_weight > 0.0 || cfg.value_running_weight > 0.0 {
+            energy.value = Some(goal_value(&model)?);
+            energy.value_weight = cfg.value_weight;
+            energy.value_running_weight = cfg.value_running_weight;
+        }
         Ok(Self {
             ws: model.workspace(1),
             z: vec![0.0; dims.latent_dim],

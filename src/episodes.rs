@@ -30,6 +30,9 @@ pub struct Episodes<'a> {
     pub replays: u64,
     /// Rollout samples per control step, for the summary.
     pub samples_per_step: Option<usize>,
+    /// The controller saw more than the goal observation (see
+    /// [`RunSummary::privileged_goals`]).
+    pub privileged_goals: bool,
 }
 
 /// What a batch produced.
@@ -121,6 +124,7 @@ impl Episodes<'_> {
         pb.finish_and_clear();
         let mut summary = RunSummary::of(self.task, self.model, self.planner, self.seed, &results);
         summary.samples_per_step = self.samples_per_step;
+        summary.privileged_goals = self.privileged_goals;
         if let Some(dir) = report {
             sim::dataset::write_atomic(
                 &dir.join("summary.json"),

@@ -29,6 +29,9 @@ enum Command {
     EvalModel(commands::eval_model::Args),
     /// Fit a model's palm head (latent -> palm position), used by `planner.palm_weight`.
     FitHead(commands::fit_head::Args),
+    /// Train a model's learned goal value (steps-to-goal in latent space), used by
+    /// `planner.value_weight`.
+    FitValue(commands::fit_value::Args),
     /// Closed-loop planning episodes with a learned world model or the simulator oracle.
     Run(commands::run::Args),
     /// Time the planners on the W1 reference workload (3 warm-ups, 20 timed calls).
@@ -76,6 +79,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => commands::train::run(a),
         Command::EvalModel(a) => commands::eval_model::run(a),
         Command::FitHead(a) => commands::fit_head::run(a),
+        Command::FitValue(a) => commands::fit_value::run(a),
         Command::PlanBench(a) => commands::plan_bench::run(a),
         Command::Run(a) => commands::run::run(a),
         Command::Demo(a) => commands::demo::run(a),

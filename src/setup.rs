@@ -133,6 +133,8 @@ pub fn check_loop(c: &LoopConfig) -> Result<()> {
         ("planner.grip_weight", c.grip_weight),
         ("planner.palm_weight", c.palm_weight),
         ("planner.cube_weight", c.cube_weight),
+        ("planner.value_weight", c.value_weight),
+        ("planner.value_running_weight", c.value_running_weight),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             bail!("config key `{k}` = {v} must be finite and >= 0");
@@ -218,6 +220,13 @@ pub fn load_learned(paths: &str, mode: ObsMode, scene: &SceneConfig) -> Result<L
         })
         .collect::<Result<Vec<_>>>()?;
     Ensemble::new(members).with_context(|| format!("building the ensemble {paths}"))
+}
+
+/// Whether a controller for `model` under `cfg` sees more than the goal observation: the
+/// simulator itself (oracle, expert) or sub-goals built from its state (phases,
+/// demonstrations). Summaries carry it as `privileged_goals`.
+pub fn privileged_goals(model: &ModelSpec, cfg: &RunConfig) -> bool {
+    !matches!(model, ModelSpec::File(_)) || cfg.planner.subgoals
 }
 
 /// The controller for `model`. `optimizer`: explicit settings, else the defaults of `kind`

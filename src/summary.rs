@@ -31,9 +31,20 @@ pub struct RunSummary {
     pub degraded_steps: usize,
     /// Seed of the first episode.
     pub seed: u64,
+    /// Whether the controller saw more than the goal observation: phase sub-goals or expert
+    /// demonstrations built from the simulator's state, or the simulator itself (oracle,
+    /// expert). `false`: planned from the current and the goal observation alone. Results of the
+    /// two kinds are never to be mixed; summaries written before the field existed read as
+    /// `true` (not known to be goal-only).
+    #[serde(default = "unknown_is_privileged")]
+    pub privileged_goals: bool,
     /// Rollout samples per control step (the planning budget), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples_per_step: Option<usize>,
+}
+
+fn unknown_is_privileged() -> bool {
+    true
 }
 
 /// The `p`-quantile (0..=1) of sorted values, nearest rank; 0 for none.
@@ -77,6 +88,7 @@ impl RunSummary {
                 / n,
             degraded_steps: results.iter().map(|r| r.degraded_steps).sum(),
             seed,
+            privileged_goals: true,
             samples_per_step: None,
         }
     }
@@ -84,11 +96,12 @@ impl RunSummary {
     /// One line for a terminal.
     pub fn line(&self) -> String {
         format!(
-            "{} with {} / {}: {}/{} succeeded ({:.1}%), {:.1} steps, final distance {:.3} m; \
+            "{} with {} / {} ({}): {}/{} succeeded ({:.1}%), {:.1} steps, final distance {:.3} m; \
              planning per step p50 {:.2} ms, p99 {:.2} ms",
             self.task,
             self.model,
             self.planner,
+            self.goals_label(),
             self.successes,
             self.episodes,
             100.0 * self.success_rate,
@@ -100,18 +113,30 @@ impl RunSummary {
     }
 }
 
+impl RunSummary {
+    /// `goal only` or `privileged goals`, for tables and lines.
+    pub fn goals_label(&self) -> &'static str {
+        if self.privileged_goals {
+            "privileged goals"
+        } else {
+            "goal only"
+        }
+    }
+}
+
 /// A Markdown table of summaries.
 pub fn markdown_table(rows: &[RunSummary]) -> String {
     let mut s = String::from(
-        "| task | model | planner | samples/step | episodes | success | plan ms p50 | plan ms p99 | steps | final dist (m) |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| task | model | planner | goals | samples/step | episodes | success | plan ms p50 | plan ms p99 | steps | final dist (m) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {}/{} ({:.1}%) | {:.2} | {:.2} | {:.1} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {} | {}/{} ({:.1}%) | {:.2} | {:.2} | {:.1} | {:.3} |\n",
             r.task,
             r.model,
             r.planner,
+            r.goals_label(),
             r.samples_per_step
                 .map_or("-".to_string(), |n| n.to_string()),
             r.episodes,

@@ -242,6 +242,9 @@ fn report_cells(
                 &eps,
             );
             summary.samples_per_step = budget;
+            summary.privileged_goals = c
+                .run_config()
+                .map_or(true, |cfg| setup::privileged_goals(&c.model, &cfg));
             Some(Cell {
                 summary,
                 episodes: eps,

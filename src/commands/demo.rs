@@ -82,6 +82,7 @@ pub fn run(args: &Args) -> Result<()> {
         samples_per_step: Some(crate::suite::samples_per_step(
             cfg.optimizer.as_ref().unwrap_or(&kind.default_config()),
         )),
+        privileged_goals: setup::privileged_goals(&model, &cfg),
     }
     .run(controller.as_mut(), &mut env, Some(&args.out))?;
     if args.json {

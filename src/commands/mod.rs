@@ -7,6 +7,7 @@ pub mod data;
 pub mod demo;
 pub mod eval_model;
 pub mod fit_head;
+pub mod fit_value;
 pub mod pipeline;
 pub mod plan_bench;
 pub mod run;

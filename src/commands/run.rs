@@ -98,6 +98,7 @@ pub fn run(args: &Args) -> Result<()> {
         samples_per_step: setup::effective_optimizer(&model, kind, cfg.optimizer.as_ref())
             .as_ref()
             .map(crate::suite::samples_per_step),
+        privileged_goals: setup::privileged_goals(&model, &cfg),
     }
     .run(controller.as_mut(), &mut env, args.report.as_deref())?;
     if args.json {
