@@ -126,3 +126,15 @@ pub fn run(args: &Args) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_value_config_lists_the_defaults() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cfg = read_config(&root.join("configs/train/value.toml")).expect("parses");
+        assert_eq!(cfg, ValueFitConfig::default());
+    }
+}
