@@ -7,25 +7,7 @@ use common::*;
 #[test]
 fn short_closed_loop_episodes_with_a_tiny_model_write_their_report() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.safetensors");
-    let train_cfg = dir.path().join("tiny.toml");
-    std::fs::write(
-        &train_cfg,
-        "[model]\nlatent_dim = 8\nencoder_hidden = [16]\npredictor_hidden = [16]\n\
-         [train]\nepochs = 1\nsteps_per_epoch = 3\nbatch_size = 8\nrollout_steps = 2\nwarmup_steps = 1\n",
-    )
-    .unwrap();
-    collect_noisy("reach", "6", "state", &data);
-    let model = dir.path().join("m.safetensors");
-    ok(ebmpc(&[
-        "train",
-        "--data",
-        s(&data),
-        "--config",
-        s(&train_cfg),
-        "--out",
-        s(&model),
-    ]));
+    let (_, model) = tiny_reach_model(dir.path());
 
     let run_cfg = dir.path().join("run.toml");
     std::fs::write(

@@ -44,3 +44,29 @@ pub fn collect_noisy(task: &str, episodes: &str, obs: &str, out: &Path) {
         s(out),
     ]));
 }
+
+/// Collects 6 noisy reach episodes into `dir/d.safetensors` and trains a tiny `state` model on
+/// them (latent 8, one 16-wide hidden layer, 3 optimizer steps) into `dir/m.safetensors`;
+/// returns `(data, model)`.
+pub fn tiny_reach_model(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("d.safetensors");
+    let train_cfg = dir.join("tiny.toml");
+    std::fs::write(
+        &train_cfg,
+        "[model]\nlatent_dim = 8\nencoder_hidden = [16]\npredictor_hidden = [16]\n\
+         [train]\nepochs = 1\nsteps_per_epoch = 3\nbatch_size = 8\nrollout_steps = 2\nwarmup_steps = 1\n",
+    )
+    .expect("write the training config");
+    collect_noisy("reach", "6", "state", &data);
+    let model = dir.join("m.safetensors");
+    ok(ebmpc(&[
+        "train",
+        "--data",
+        s(&data),
+        "--config",
+        s(&train_cfg),
+        "--out",
+        s(&model),
+    ]));
+    (data, model)
+}

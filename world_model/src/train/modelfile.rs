@@ -314,27 +314,11 @@ pub fn with_heads(bytes: &[u8], heads: &[(LinearHead, String)]) -> Result<Vec<u8
         .map_err(|e| ModelError::Format(format!("model metadata: {e}")))?;
     let replaced = |name: &str| heads.iter().any(|(h, _)| h.name() == name);
     meta.heads.retain(|h| !replaced(&h.name));
-    let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
-    let mut file = TensorFile::from_bytes(bytes)?;
-    let mut tensors = Vec::new();
-    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
-    names.sort();
-    for name in names {
-        let dropped = name
-            .strip_prefix("head.")
+    let mut tensors = kept_tensors(bytes, |name| {
+        name.strip_prefix("head.")
             .and_then(|r| r.rsplit_once('.'))
-            .is_some_and(|(h, _)| replaced(h));
-        if dropped {
-            continue;
-        }
-        let shape = st
-            .tensor(&name)
-            .map_err(|e| ModelError::Format(e.to_string()))?
-            .shape()
-            .to_vec();
-        let values = file.take_f32(&name, &shape)?;
-        tensors.push((name, shape, values));
-    }
+            .is_some_and(|(h, _)| replaced(h))
+    })?;
     for (h, fitted) in heads {
         if h.latent_dim() != meta.latent_dim {
             return Err(ModelError::InvalidSpec(format!(
@@ -361,6 +345,32 @@ pub fn with_heads(bytes: &[u8], heads: &[(LinearHead, String)]) -> Result<Vec<u8
     tensors_to_bytes(&tensors, META_KEY, json)
 }
 
+/// A tensor as `(name, shape, values)`.
+type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
+/// Every tensor of the model file `bytes` whose name `dropped` does not pick, sorted by name,
+/// as `(name, shape, values)`.
+fn kept_tensors(
+    bytes: &[u8],
+    dropped: impl Fn(&str) -> bool,
+) -> Result<Vec<NamedTensor>, ModelError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
+    let mut file = TensorFile::from_bytes(bytes)?;
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let mut tensors = Vec::new();
+    for name in names.into_iter().filter(|n| !dropped(n)) {
+        let shape = st
+            .tensor(&name)
+            .map_err(|e| ModelError::Format(e.to_string()))?
+            .shape()
+            .to_vec();
+        let values = file.take_f32(&name, &shape)?;
+        tensors.push((name, shape, values));
+    }
+    Ok(tensors)
+}
+
 /// The model file `bytes` with `value` (and its [`ValueMeta::fitted`] text) stored in it,
 /// replacing any goal value it had; every other tensor and metadata field is kept.
 pub fn with_value(bytes: &[u8], value: &GoalValue, fitted: &str) -> Result<Vec<u8>, ModelError> {
@@ -374,20 +384,7 @@ pub fn with_value(bytes: &[u8], value: &GoalValue, fitted: &str) -> Result<Vec<u
             meta.latent_dim
         )));
     }
-    let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
-    let mut file = TensorFile::from_bytes(bytes)?;
-    let mut tensors = Vec::new();
-    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
-    names.sort();
-    for name in names.into_iter().filter(|n| !n.starts_with("value.")) {
-        let shape = st
-            .tensor(&name)
-            .map_err(|e| ModelError::Format(e.to_string()))?
-            .shape()
-            .to_vec();
-        let values = file.take_f32(&name, &shape)?;
-        tensors.push((name, shape, values));
-    }
+    let mut tensors = kept_tensors(bytes, |name| name.starts_with("value."))?;
     let mlp = value.mlp();
     for (i, (l, (din, dout))) in mlp
         .linears()
