@@ -507,9 +507,11 @@ fn score(
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
     let mut x = vec![0.0f32; 2 * d];
     let mut v = [0.0f32; 1];
+    // One workspace for every scored row (`GoalValue::eval` would allocate one per call).
+    let mut ws = value.workspace();
     let mut eval_row = |row: &Row, x: &mut [f32]| -> Result<f32, ModelError> {
         input_of(lat, row, x);
-        value.eval(&x[..d], &x[d..], &mut v)?;
+        value.eval_block(&x[..d], &x[d..], &mut ws, None, &mut v)?;
         Ok(v[0])
     };
     for &e in held {
